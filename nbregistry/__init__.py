@@ -1,0 +1,94 @@
+"""nbregistry — a multi-tenant, centralized model registry that lives inside Jupyter.
+
+``import nbregistry`` stays light: pandas, ipywidgets, matplotlib and IPython are
+imported lazily, only where used. Importing starts no thread and no timer.
+"""
+
+from __future__ import annotations
+
+from .builder import ModelBuilder
+from .errors import (
+    AmbiguousModelError,
+    DefinitionError,
+    FilterError,
+    ModelNotFoundError,
+    ModelRedefinedWarning,
+    PersistenceError,
+    RegistryError,
+    TenantError,
+    ValidationError,
+)
+from .fingerprint import fingerprint
+from .model import Model, ModelDefinition, PropertyDefinition
+from .owners import App, DataSource
+from .registry import (
+    ModelRegistry,
+    RegistryEvent,
+    RegistryStats,
+    Subscription,
+    TenantRegistry,
+    TenantStats,
+    registry,
+)
+from .tenancy import GLOBAL_TENANT, carry_tenant, tenant, validate_tenant
+from .views import ModelsView
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GLOBAL_TENANT",
+    "AmbiguousModelError",
+    "App",
+    "DataSource",
+    "DefinitionError",
+    "FilterError",
+    "Model",
+    "ModelBuilder",
+    "ModelDefinition",
+    "ModelNotFoundError",
+    "ModelRedefinedWarning",
+    "ModelRegistry",
+    "ModelsView",
+    "PersistenceError",
+    "PropertyDefinition",
+    "RegistryError",
+    "RegistryEvent",
+    "RegistryStats",
+    "Subscription",
+    "TenantError",
+    "TenantRegistry",
+    "TenantStats",
+    "ValidationError",
+    "__version__",
+    "carry_tenant",
+    "current_tenant",
+    "fingerprint",
+    "registry",
+    "tenant",
+    "use_tenant",
+    "validate_tenant",
+]
+
+
+def current_tenant() -> str:
+    """Return the tenant in force for the process-wide registry."""
+    return registry.current_tenant()
+
+
+def use_tenant(code: str | None) -> None:
+    """Set the session-default tenant of the process-wide registry; TenantError."""
+    registry.use_tenant(code)
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """Register the ``%registry``/``%%tenant`` magics and formatters (``%load_ext``)."""
+    from .ipython import load_ipython_extension as _load
+
+    _load(ipython)
+
+
+def unload_ipython_extension(ipython: object) -> None:
+    """Remove what ``load_ipython_extension`` registered (``%unload_ext``)."""
+    from .ipython import unload_ipython_extension as _unload
+
+    _unload(ipython)

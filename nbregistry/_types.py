@@ -1,0 +1,123 @@
+"""Canonical property types: names, Python spellings, and the value checks behind them."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["PYTHON_TYPES", "TYPE_NAMES", "check_scalar"]
+
+#: Canonical type names, in the order error messages list them.
+TYPE_NAMES: tuple[str, ...] = (
+    "string",
+    "number",
+    "integer",
+    "boolean",
+    "date",
+    "object",
+    "array",
+    "any",
+    "buffer",
+)
+_TYPE_NAME_SET = frozenset(TYPE_NAMES)
+
+#: Python types accepted as spellings → canonical type name.
+PYTHON_TYPES: dict[type, str] = {
+    str: "string",
+    float: "number",
+    int: "integer",
+    bool: "boolean",
+    _dt.datetime: "date",
+    _dt.date: "date",
+    dict: "object",
+    list: "array",
+    bytes: "buffer",
+    object: "any",
+}
+
+
+def canonical_type_name(name: str) -> str | None:
+    """Return the canonical spelling of a type name (case-insensitive), or None."""
+    low = name.lower()
+    return low if low in _TYPE_NAME_SET else None
+
+
+def _check_string(v: Any) -> tuple[bool, Any]:
+    return isinstance(v, str), v
+
+
+def _check_number(v: Any) -> tuple[bool, Any]:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)), v
+
+
+def _check_integer(v: Any) -> tuple[bool, Any]:
+    return (isinstance(v, int) and not isinstance(v, bool)), v
+
+
+def _check_boolean(v: Any) -> tuple[bool, Any]:
+    return isinstance(v, bool), v
+
+
+def _check_date(v: Any) -> tuple[bool, Any]:
+    if isinstance(v, _dt.datetime):
+        return True, v
+    if isinstance(v, _dt.date):
+        return True, _dt.datetime(v.year, v.month, v.day)
+    if isinstance(v, str):
+        try:
+            return True, _dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            return False, v
+    return False, v
+
+
+def _check_object(v: Any) -> tuple[bool, Any]:
+    return isinstance(v, dict), v
+
+
+def _check_array(v: Any) -> tuple[bool, Any]:
+    return isinstance(v, list), v
+
+
+def _check_any(v: Any) -> tuple[bool, Any]:
+    return True, v
+
+
+def _check_buffer(v: Any) -> tuple[bool, Any]:
+    return isinstance(v, (bytes, bytearray)), v
+
+
+_CHECKS: dict[str, Callable[[Any], tuple[bool, Any]]] = {
+    "string": _check_string,
+    "number": _check_number,
+    "integer": _check_integer,
+    "boolean": _check_boolean,
+    "date": _check_date,
+    "object": _check_object,
+    "array": _check_array,
+    "any": _check_any,
+    "buffer": _check_buffer,
+}
+
+_EXPECTED: dict[str, str] = {
+    "string": "a str",
+    "number": "an int or float (not bool)",
+    "integer": "an int (not bool)",
+    "boolean": "a bool",
+    "date": "a datetime, a date or an ISO-8601 str",
+    "object": "a dict",
+    "array": "a list",
+    "any": "anything",
+    "buffer": "bytes",
+}
+
+
+def check_scalar(type_name: str, value: Any) -> tuple[bool, Any]:
+    """Return ``(ok, stored_value)`` for ``value`` against a canonical scalar type."""
+    return _CHECKS[type_name](value)
+
+
+def expected(type_name: str) -> str:
+    """Return a phrase naming what a type accepts, for error messages."""
+    return _EXPECTED[type_name]

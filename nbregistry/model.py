@@ -1,0 +1,319 @@
+"""Model classes: ``Model``, ``ModelDefinition``, ``PropertyDefinition`` and validation."""
+
+from __future__ import annotations
+
+import copy
+import keyword
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ._types import check_scalar, expected
+from .errors import DefinitionError, ValidationError
+from .fingerprint import struct_fingerprint
+
+if TYPE_CHECKING:
+    from .owners import App, DataSource
+
+__all__ = ["Model", "ModelDefinition", "PropertyDefinition", "validate_model_name"]
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyDefinition:
+    """One property of a model: canonical ``type`` (a name or a Model class) and flags.
+
+    For an array, ``type`` is ``"array"`` and ``items`` is the element's definition
+    (``None`` for an untyped list). Equal spellings compare equal.
+    """
+
+    name: str
+    type: Any
+    required: bool = False
+    default: Any = None
+    id: bool = False
+    items: PropertyDefinition | None = None
+
+    def describe(self) -> str:
+        """Return a short human-readable type, e.g. ``array<string>`` or ``Address``."""
+        t = self.type
+        if isinstance(t, str):
+            if t == "array" and self.items is not None:
+                return f"array<{self.items.describe()}>"
+            return t
+        return t.model_name
+
+
+def _settings_dict(settings: Any, model_name: str) -> dict[str, Any]:
+    if settings is None:
+        return {}
+    if not isinstance(settings, Mapping):
+        raise DefinitionError(
+            f"settings of model {model_name!r} must be a mapping, got {settings!r:.80}; "
+            "e.g. {'strict': True}"
+        )
+    out = dict(settings)
+    for key in ("strict", "id_injection"):
+        if key in out and not isinstance(out[key], bool):
+            raise DefinitionError(
+                f"setting {key!r} of model {model_name!r} must be True or False, got {out[key]!r}"
+            )
+    return out
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class ModelDefinition:
+    """The definition behind a model class: name, properties, settings and fingerprint."""
+
+    name: str
+    properties: Mapping[str, PropertyDefinition]
+    settings: Mapping[str, Any]
+    fingerprint: str
+    _canon: tuple[Any, ...] = field(repr=False)
+
+    @property
+    def strict(self) -> bool:
+        """Return True when unknown properties are rejected."""
+        return bool(self.settings.get("strict", False))
+
+    @property
+    def id_property(self) -> str | None:
+        """Return the name of the id property, or None."""
+        for p in self.properties.values():
+            if p.id:
+                return p.name
+        return None
+
+    def same_as(self, fingerprint: str, settings: Mapping[str, Any]) -> bool:
+        """Return True when a definition with that fingerprint and settings is identical."""
+        return self.fingerprint == fingerprint and dict(self.settings) == dict(settings)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ModelDefinition):
+            return NotImplemented
+        return (
+            self.name == other.name
+            and self.fingerprint == other.fingerprint
+            and dict(self.settings) == dict(other.settings)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.fingerprint))
+
+
+def validate_model_name(name: object) -> str:
+    """Return ``name`` if it is a valid model name; raise DefinitionError naming it otherwise."""
+    if not isinstance(name, str) or not name:
+        raise DefinitionError(f"model name must be a non-empty str, got {name!r}; e.g. 'User'")
+    if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+        raise DefinitionError(
+            f"invalid model name {name!r}: it must be a Python identifier that is not a "
+            "keyword and does not start with '_' (so ds.models.<name> works); e.g. 'User'"
+        )
+    return name
+
+
+def inject_id(props: list[PropertyDefinition], settings: Mapping[str, Any]) -> None:
+    """Add the LoopBack-style ``id`` property in place unless one exists or settings say no."""
+    if any(p.id for p in props) or settings.get("id_injection", True) is False:
+        return
+    for i, p in enumerate(props):
+        if p.name == "id":
+            props[i] = PropertyDefinition(p.name, p.type, p.required, p.default, True, p.items)
+            return
+    props.insert(0, PropertyDefinition("id", "integer", id=True))
+
+
+def make_definition(
+    name: str, props: Iterable[PropertyDefinition], settings: dict[str, Any]
+) -> ModelDefinition:
+    """Build a ModelDefinition (properties already bound to classes)."""
+    plist = list(props)
+    canon, fp = struct_fingerprint(plist)
+    return ModelDefinition(
+        name,
+        MappingProxyType({p.name: p for p in plist}),
+        MappingProxyType(settings),
+        fp,
+        canon,
+    )
+
+
+# --- validation -----------------------------------------------------------------
+
+
+def _describe_value(v: Any) -> str:
+    text = repr(v)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(v).__name__})"
+
+
+def _check_value(
+    prop: PropertyDefinition, value: Any, path: str, errors: list[tuple[str, str]]
+) -> Any:
+    """Return the stored form of ``value`` for ``prop``, appending failures to ``errors``."""
+    if value is None:
+        if prop.required:
+            errors.append((path, "is required (got None)"))
+        return None
+    t = prop.type
+    if isinstance(t, str):
+        if t == "array":
+            if not isinstance(value, list):
+                errors.append((path, f"expected a list, got {_describe_value(value)}"))
+                return value
+            if prop.items is None:
+                return list(value)
+            return [
+                _check_value(prop.items, item, f"{path}[{i}]", errors)
+                for i, item in enumerate(value)
+            ]
+        ok, stored = check_scalar(t, value)
+        if not ok:
+            errors.append((path, f"expected {expected(t)}, got {_describe_value(value)}"))
+        return stored
+    # An embedded model class (anonymous or named).
+    if isinstance(value, t):
+        return value
+    if isinstance(value, Mapping):
+        values, sub_errors = t._validate(value, prefix=f"{path}.")
+        if sub_errors:
+            errors.extend(sub_errors)
+            return value
+        inst = object.__new__(t)
+        inst.__dict__.update(values)
+        return inst
+    errors.append(
+        (path, f"expected a dict or {t.model_name} instance, got {_describe_value(value)}")
+    )
+    return value
+
+
+class Model:
+    """Base class of every model class. Instances validate on construction.
+
+    Class attributes: ``model_name``, ``definition``, ``data_source``, ``app``,
+    ``tenant`` and ``anonymous``. Build classes with ``DataSource.define`` or
+    ``ModelBuilder.define``.
+    """
+
+    model_name: ClassVar[str] = "Model"
+    definition: ClassVar[ModelDefinition]
+    data_source: ClassVar[DataSource | None] = None
+    app: ClassVar[App | None] = None
+    tenant: ClassVar[str | None] = None
+    anonymous: ClassVar[bool] = False
+    # Internal: the owner holding the class (App, DataSource or ModelBuilder), its
+    # registry, registration order/time, and (anonymous models) how many registered
+    # models in the same tenant embed it.
+    _nbr_owner: ClassVar[Any] = None
+    _nbr_registry: ClassVar[Any] = None
+    _nbr_seq: ClassVar[int] = 0
+    _nbr_registered_at: ClassVar[float] = 0.0
+    _nbr_users: ClassVar[int] = 0
+
+    __hash__ = None  # type: ignore[assignment]  # mutable data: not hashable
+
+    def __init__(self, **data: Any) -> None:
+        values, errors = type(self)._validate(data)
+        if errors:
+            raise ValidationError(type(self).model_name, errors)
+        self.__dict__.update(values)
+
+    @classmethod
+    def _validate(
+        cls, data: Mapping[str, Any], *, prefix: str = ""
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """Return ``(values, errors)`` for ``data``; every failing property is listed."""
+        definition = cls.definition
+        errors: list[tuple[str, str]] = []
+        values: dict[str, Any] = {}
+        props = definition.properties
+        for name, prop in props.items():
+            path = prefix + name
+            if name in data:
+                values[name] = _check_value(prop, data[name], path, errors)
+            elif prop.default is not None:
+                default = prop.default
+                if isinstance(default, (list, dict)):
+                    default = copy.deepcopy(default)
+                values[name] = _check_value(prop, default, path, errors)
+            else:
+                if prop.required and not prop.id:
+                    errors.append((path, "is required"))
+                values[name] = None
+        if len(data) > len(values) or any(k not in props for k in data):
+            strict = definition.settings.get("strict", False)
+            for key, value in data.items():
+                if key in props:
+                    continue
+                if strict:
+                    errors.append(
+                        (
+                            prefix + str(key),
+                            f"unknown property (model {cls.model_name!r} is strict)",
+                        )
+                    )
+                else:
+                    values[key] = value
+        return values, errors
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the data as a plain dict; embedded instances become dicts, defaults included."""
+        return {k: _plain(v) for k, v in self.__dict__.items()}
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
+        return f"{type(self).model_name}({inner})"
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Model):
+        return v.to_dict()
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+def make_model_class(
+    name: str,
+    definition: ModelDefinition,
+    *,
+    tenant: str,
+    anonymous: bool,
+    owner: Any,
+    registry: Any,
+    data_source: Any = None,
+) -> type[Model]:
+    """Create the class object for a definition (not registered yet)."""
+    ns = {
+        "__module__": "nbregistry.models",
+        "__qualname__": name,
+        "__doc__": f"Model {name!r} of tenant {tenant!r}.",
+        "model_name": name,
+        "definition": definition,
+        "tenant": tenant,
+        "anonymous": anonymous,
+        "data_source": data_source,
+        "_nbr_owner": owner,
+        "_nbr_registry": registry,
+    }
+    return type(name, (Model,), ns)
+
+
+def model_deps(cls: type[Model]) -> list[type[Model]]:
+    """Return the anonymous model classes a class embeds directly (arrays included)."""
+    out: list[type[Model]] = []
+    for p in cls.definition.properties.values():
+        while p is not None:
+            t = p.type
+            if not isinstance(t, str) and t.anonymous and t not in out:
+                out.append(t)
+            p = p.items
+    return out

@@ -1,0 +1,1120 @@
+"""The registry: one store of model classes per tenant, and dict indexes over it.
+
+``ModelRegistry`` is the single source of truth. Each tenant has one
+:class:`TenantRegistry`; each model class is stored there exactly once. Owner views
+(``ds.models``), owner queries, DataFrames and widgets are computed from these
+structures or *are* one of its indexes — there is no second dict of models anywhere.
+
+Concurrency: every write takes ``ModelRegistry._lock``; lookups take no lock. Writers
+mutate dicts with single operations (set / pop / clear), each atomic under the GIL, so a
+concurrent reader sees the state before or after a write, never a torn one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .errors import AmbiguousModelError, ModelNotFoundError, ModelRedefinedWarning
+from .fingerprint import NProp, NStruct, normalize_properties, struct_fingerprint
+from .model import (
+    Model,
+    PropertyDefinition,
+    make_definition,
+    make_model_class,
+    model_deps,
+)
+from .tenancy import GLOBAL_TENANT, _override, validate_tenant
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .owners import _Owner
+
+__all__ = [
+    "ModelRegistry",
+    "RegistryEvent",
+    "RegistryStats",
+    "Subscription",
+    "TenantRegistry",
+    "TenantStats",
+]
+
+_now = time.time
+
+
+def _count_value(counter: itertools.count[int]) -> int:
+    """Return how many times ``next()`` was called on a ``count()`` started at 0."""
+    return int(repr(counter)[6:-1])
+
+
+# --- public value types ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryEvent:
+    """One change in a registry, delivered to ``subscribe()`` callbacks.
+
+    ``kind`` is ``"registered"``, ``"removed"``, ``"tenant_cleaned"`` or ``"cleared"``;
+    ``owner`` is the owner object (``None`` for anonymous models and whole-tenant events).
+    """
+
+    kind: str
+    tenant: str | None
+    owner: Any
+    model_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TenantStats:
+    """Counts for one tenant."""
+
+    tenant: str
+    models: int
+    owners: int
+    created_at: float
+    last_accessed: float
+    idle_seconds: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return a one-row DataFrame."""
+        from .frames import tenant_stats_frame
+
+        return tenant_stats_frame([self])
+
+    def _repr_html_(self) -> str:
+        return self.to_frame()._repr_html_()
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryStats:
+    """A snapshot of a registry's size and counters (see DESIGN §6)."""
+
+    tenants: int
+    models: int
+    named_models: int
+    anonymous_models: int
+    owners: int
+    unique_structures: int
+    registrations: int
+    lookups: int
+    reuse_hits: int
+    reuse_misses: int
+    hit_rate: float
+    per_tenant: tuple[TenantStats, ...]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return one row per tenant plus a total row."""
+        from .frames import stats_frame
+
+        return stats_frame(self)
+
+    def _repr_html_(self) -> str:
+        from .display import stats_html
+
+        return stats_html(self)
+
+
+class Subscription:
+    """Handle returned by ``ModelRegistry.subscribe``; ``close()`` stops delivery."""
+
+    __slots__ = ("__weakref__", "_key", "_registry")
+
+    def __init__(self, registry: ModelRegistry, key: int) -> None:
+        self._registry: ModelRegistry | None = registry
+        self._key = key
+
+    @property
+    def active(self) -> bool:
+        """Return True while events are delivered."""
+        return self._registry is not None and self._key in self._registry._subscribers
+
+    def close(self) -> None:
+        """Stop delivering events to this callback; idempotent."""
+        if self._registry is not None:
+            self._registry._subscribers.pop(self._key, None)
+            self._registry = None
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AutoCleanup:
+    """A background thread started by ``start_auto_cleanup``; ``stop()`` ends it."""
+
+    def __init__(self, registry: ModelRegistry, max_idle: float, interval: float) -> None:
+        self._stop = threading.Event()
+        self._registry = weakref.ref(registry)
+        self.thread = threading.Thread(
+            target=self._run, args=(max_idle, interval), name="nbregistry-cleanup", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, max_idle: float, interval: float) -> None:
+        while not self._stop.wait(interval):
+            reg = self._registry()
+            if reg is None:
+                return
+            reg.cleanup_inactive_tenants(max_idle)
+            del reg
+
+    def stop(self) -> None:
+        """Stop the thread and wait for it."""
+        self._stop.set()
+        self.thread.join()
+
+
+# --- one tenant ----------------------------------------------------------------
+
+
+class TenantRegistry:
+    """The models of one tenant. Read it; change it through owners and the registry."""
+
+    __slots__ = (
+        "__weakref__",
+        "anonymous",
+        "by_name",
+        "by_owner",
+        "by_structure",
+        "code",
+        "created_at",
+        "last_accessed",
+        "ownerless",
+    )
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self.created_at = self.last_accessed = _now()
+        # owner → that owner's name index {model name → class}. The index dict is the
+        # very dict the owner's ModelsView uses as its ``__dict__``, so a view read is a
+        # plain attribute lookup. Only owners holding ≥ 1 model of this tenant are keys;
+        # insertion order = the order owners first registered.
+        self.by_owner: dict[Any, dict[str, type[Model]]] = {}
+        # model name → the class when one owner (or the tenant, for anonymous models)
+        # has that name, or {owner (None for anonymous/ownerless) → class} when several
+        # do. Backs find_model_by_name in O(1) and detects ambiguity without a scan;
+        # storing the bare class in the common case saves a dict per name.
+        self.by_name: dict[str, Any] = {}
+        # (structure fingerprint, strict flag) → the anonymous class to reuse for that
+        # shape. Backs find_model_by_structure / resolve_type in O(1).
+        self.by_structure: dict[tuple[str, bool], type[Model]] = {}
+        # anonymous classes of this tenant, in creation order (an ordered set: value None).
+        self.anonymous: dict[type[Model], None] = {}
+        # named models registered without an owner (register_model of an ownerless class).
+        self.ownerless: dict[str, type[Model]] = {}
+
+    # read-only API -------------------------------------------------------------
+
+    def models(self) -> list[type[Model]]:
+        """Return every model of the tenant (named then anonymous) in registration order."""
+        out: list[type[Model]] = []
+        for idx in list(self.by_owner.values()):
+            out.extend(list(idx.values()))
+        out.extend(list(self.ownerless.values()))
+        out.extend(list(self.anonymous))
+        out.sort(key=lambda c: c._nbr_seq)
+        return out
+
+    def owners(self) -> list[Any]:
+        """Return the owners holding at least one model, in first-registration order."""
+        return list(self.by_owner)
+
+    def model_count(self) -> int:
+        """Return how many models the tenant holds."""
+        n = len(self.anonymous) + len(self.ownerless)
+        for idx in list(self.by_owner.values()):
+            n += len(idx)
+        return n
+
+    def __len__(self) -> int:
+        return self.model_count()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.by_name
+
+    def __iter__(self) -> Iterator[type[Model]]:
+        return iter(self.models())
+
+    def __repr__(self) -> str:
+        return (
+            f"<TenantRegistry {self.code!r}: {self.model_count()} models, "
+            f"{len(self.by_owner)} owners>"
+        )
+
+    def _repr_html_(self) -> str:
+        from .display import tenant_html
+
+        return tenant_html(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return one row per model of this tenant."""
+        from .frames import models_frame
+
+        return models_frame(self.models())
+
+
+# --- the registry --------------------------------------------------------------
+
+
+class ModelRegistry:
+    """Tenants → owners → models, stored once, indexed by dicts.
+
+    ``nbregistry.registry`` is the process-wide instance; create more for isolation
+    (tests, benchmarks). Writes are serialised by a lock; lookups take none.
+    """
+
+    def __init__(self) -> None:
+        # Serialises every write. Re-entrant so event callbacks and nested owner calls
+        # made while holding it (same thread) cannot deadlock.
+        self._lock = threading.RLock()
+        # tenant code → its TenantRegistry. Only tenants holding ≥ 1 model are keys, so
+        # ``tenants()`` is ``list(self._tenants)`` and a lookup never creates a tenant.
+        self._tenants: dict[str, TenantRegistry] = {}
+        # tenant code → {owner name → live owner}, weakly: reserves owner names for
+        # ``"owner.Model"`` lookups and uniqueness, and frees a name when its owner is
+        # garbage-collected (or on disconnect / cleanup / clear).
+        self._owner_names: dict[str, weakref.WeakValueDictionary[str, Any]] = {}
+        # subscription key → callback, for subscribe(); delivery is outside the lock.
+        self._subscribers: dict[int, Callable[[RegistryEvent], Any]] = {}
+        self._sub_keys = itertools.count(1)
+        # automatic-name counters: prefix ("memory", "app", "builder") → next number.
+        self._auto_names: dict[str, itertools.count[int]] = {}
+        self._anon_counter = itertools.count(1)
+        self._seq = itertools.count(1)
+        self._session_tenant = GLOBAL_TENANT
+        self._reset_counters()
+
+    def _reset_counters(self) -> None:
+        self._registrations = 0
+        # Lock-free counters: ``next()`` on itertools.count is one atomic C call.
+        self._lookups = itertools.count()
+        self._hits = itertools.count()
+        self._misses = itertools.count()
+
+    # tenancy -------------------------------------------------------------------
+
+    def use_tenant(self, code: str | None) -> None:
+        """Set this registry's session-default tenant (None resets to global); TenantError."""
+        self._session_tenant = GLOBAL_TENANT if code is None else validate_tenant(code)
+
+    @property
+    def session_tenant(self) -> str:
+        """Return the session default tenant of this registry."""
+        return self._session_tenant
+
+    def current_tenant(self) -> str:
+        """Return the tenant in force: scoped override, else session default, else global."""
+        return _override.get() or self._session_tenant
+
+    def _tenant_of(self, tenant: object) -> str:
+        if tenant is None:
+            return _override.get() or self._session_tenant
+        return validate_tenant(tenant)
+
+    # owners --------------------------------------------------------------------
+
+    def _claim_owner_name(self, owner: Any, name: object, prefix: str) -> str:
+        """Reserve an owner name in its tenant; TypeError / ValueError for a bad or taken one."""
+        code = owner.tenant
+        with self._lock:
+            names = self._owner_names.get(code)
+            if names is None:
+                names = self._owner_names[code] = weakref.WeakValueDictionary()
+            if name is None:
+                counter = self._auto_names.setdefault(prefix, itertools.count(1))
+                while True:
+                    candidate = f"{prefix}-{next(counter)}"
+                    if candidate not in names:
+                        break
+                names[candidate] = owner
+                return candidate
+            _check_owner_name(name)
+            assert isinstance(name, str)
+            other = names.get(name)
+            if other is not None and other is not owner:
+                raise ValueError(
+                    f"an owner named {name!r} already exists in tenant {code!r}; "
+                    "choose another name, or disconnect the other owner first"
+                )
+            names[name] = owner
+            return name
+
+    def _ensure_owner_name(self, owner: Any) -> None:
+        """Re-reserve an owner's name after disconnect/cleanup released it; ValueError."""
+        names = self._owner_names.get(owner.tenant)
+        if names is not None and names.get(owner.name) is owner:
+            return
+        self._claim_owner_name(owner, owner.name, "")
+
+    def owner_by_name(self, name: str, *, tenant: str | None = None) -> Any:
+        """Return the live owner with that name in the tenant, or None; TenantError."""
+        code = self._tenant_of(tenant)
+        names = self._owner_names.get(code)
+        return None if names is None else names.get(name)
+
+    def owners(self, *, tenant: str | None = None) -> list[Any]:
+        """Return the live owners of a tenant (with or without models); TenantError."""
+        code = self._tenant_of(tenant)
+        names = self._owner_names.get(code)
+        return [] if names is None else list(names.values())
+
+    # registration internals (call with the lock held) --------------------------------
+
+    def _store(self, code: str) -> TenantRegistry:
+        treg = self._tenants.get(code)
+        if treg is None:
+            treg = self._tenants[code] = TenantRegistry(code)
+        return treg
+
+    def _is_registered(self, cls: type[Model]) -> bool:
+        treg = self._tenants.get(cls.tenant)  # type: ignore[arg-type]
+        if treg is None:
+            return False
+        if cls.anonymous:
+            return cls in treg.anonymous
+        owner = cls._nbr_owner
+        idx = treg.ownerless if owner is None else owner._index
+        return idx.get(cls.model_name) is cls
+
+    def _add(self, cls: type[Model], events: list[RegistryEvent]) -> None:
+        """Store ``cls`` in its tenant under its owner (lock held, cls not registered)."""
+        treg = self._store(cls.tenant)  # type: ignore[arg-type]
+        name = cls.model_name
+        owner = cls._nbr_owner
+        # Embedded anonymous models gain a user (re-registering them if they were dropped).
+        for dep in model_deps(cls):
+            if dep.tenant == treg.code:
+                if not self._is_registered(dep):
+                    self._add(dep, events)
+                type.__setattr__(dep, "_nbr_users", dep._nbr_users + 1)
+        if cls.anonymous:
+            treg.anonymous[cls] = None
+            key = (cls.definition.fingerprint, cls.definition.strict)
+            treg.by_structure.setdefault(key, cls)
+            key_owner = None
+        else:
+            if owner is None:
+                idx = treg.ownerless
+            else:
+                idx = owner._index
+                if owner not in treg.by_owner:
+                    treg.by_owner[owner] = idx
+            idx[name] = cls
+            key_owner = owner
+        cur = treg.by_name.get(name)
+        if cur is None:
+            treg.by_name[name] = cls
+        elif type(cur) is dict:
+            cur[key_owner] = cls
+        elif cur is not cls:
+            cur_owner = None if cur.anonymous else cur._nbr_owner
+            if cur_owner is key_owner:
+                treg.by_name[name] = cls
+            else:
+                treg.by_name[name] = {cur_owner: cur, key_owner: cls}
+        if not cls._nbr_seq:
+            type.__setattr__(cls, "_nbr_seq", next(self._seq))
+            type.__setattr__(cls, "_nbr_registered_at", _now())
+        treg.last_accessed = _now()
+        events.append(RegistryEvent("registered", treg.code, key_owner, name))
+
+    def _unindex(self, treg: TenantRegistry, cls: type[Model]) -> Any:
+        """Drop ``cls`` from its owner index and the name index; return the owner key."""
+        name = cls.model_name
+        if cls.anonymous:
+            treg.anonymous.pop(cls, None)
+            key = (cls.definition.fingerprint, cls.definition.strict)
+            if treg.by_structure.get(key) is cls:
+                del treg.by_structure[key]
+                for other in treg.anonymous:  # rare: another class of the same shape
+                    if (other.definition.fingerprint, other.definition.strict) == key:
+                        treg.by_structure[key] = other
+                        break
+            key_owner = None
+        else:
+            key_owner = cls._nbr_owner
+            if key_owner is None:
+                if treg.ownerless.get(name) is cls:
+                    del treg.ownerless[name]
+            else:
+                idx = key_owner._index
+                if idx.get(name) is cls:
+                    del idx[name]
+                if not idx:
+                    treg.by_owner.pop(key_owner, None)
+        cur = treg.by_name.get(name)
+        if cur is cls:
+            del treg.by_name[name]
+        elif type(cur) is dict:
+            if cur.get(key_owner) is cls:
+                del cur[key_owner]
+            if len(cur) == 1:
+                treg.by_name[name] = next(iter(cur.values()))
+        return key_owner
+
+    def _remove(self, cls: type[Model], events: list[RegistryEvent]) -> int:
+        """Remove a registered class and any anonymous model left without users; count."""
+        treg = self._tenants.get(cls.tenant)  # type: ignore[arg-type]
+        if treg is None:
+            return 0
+        key_owner = self._unindex(treg, cls)
+        events.append(RegistryEvent("removed", treg.code, key_owner, cls.model_name))
+        removed = 1
+        removed += self._release_deps(treg, cls, events)
+        if not treg.by_name:
+            self._drop_tenant_store(treg.code)
+        return removed
+
+    def _release_deps(self, treg: TenantRegistry, cls: type[Model], events: list[Any]) -> int:
+        removed = 0
+        for dep in model_deps(cls):
+            if dep.tenant != treg.code or dep._nbr_users <= 0:
+                continue
+            type.__setattr__(dep, "_nbr_users", dep._nbr_users - 1)
+            if dep._nbr_users == 0 and dep in treg.anonymous:
+                removed += self._remove(dep, events)
+        return removed
+
+    def _drop_tenant_store(self, code: str) -> None:
+        treg = self._tenants.pop(code, None)
+        if treg is not None:
+            treg.by_owner.clear()
+            treg.by_name.clear()
+            treg.by_structure.clear()
+            treg.anonymous.clear()
+            treg.ownerless.clear()
+
+    def _emit(self, events: list[RegistryEvent]) -> None:
+        if not events or not self._subscribers:
+            return
+        import logging
+
+        for event in events:
+            for callback in list(self._subscribers.values()):
+                try:
+                    callback(event)
+                except Exception:  # a broken subscriber must not break the registry
+                    logging.getLogger("nbregistry").exception(
+                        "registry subscriber %r failed on %r", callback, event
+                    )
+
+    # public writes ---------------------------------------------------------------
+
+    def register_model(self, model: type[Model]) -> type[Model]:
+        """Register a model class under its owner and tenant; TypeError / ValueError.
+
+        Re-registering a registered class counts a registration and adds no entry.
+        """
+        if not (isinstance(model, type) and issubclass(model, Model)) or model is Model:
+            raise TypeError(
+                f"register_model() takes a Model subclass (from DataSource.define or "
+                f"ModelBuilder.define), got {model!r:.80}"
+            )
+        if model._nbr_registry is not None and model._nbr_registry is not self:
+            raise ValueError(
+                f"model {model.model_name!r} belongs to another ModelRegistry; "
+                "define it again on an owner of this registry"
+            )
+        events: list[RegistryEvent] = []
+        with self._lock:
+            if model.tenant is None:
+                type.__setattr__(model, "tenant", self.current_tenant())
+            if model._nbr_registry is None:
+                type.__setattr__(model, "_nbr_registry", self)
+            owner = model._nbr_owner
+            if owner is not None:
+                self._ensure_owner_name(owner)
+            if not self._is_registered(model):
+                self._add(model, events)
+            self._registrations += 1
+        self._emit(events)
+        return model
+
+    def _attach(self, owner: _Owner, model: type[Model], *, as_app: bool = False) -> type[Model]:
+        """Make ``owner`` the owner of ``model`` (moving it); TypeError / ValueError."""
+        if not (isinstance(model, type) and issubclass(model, Model)) or model is Model:
+            raise TypeError(
+                f"{type(owner).__name__} {owner.name!r} can only take Model subclasses, "
+                f"got {model!r:.80}"
+            )
+        if model.anonymous:
+            raise ValueError(
+                f"{model.model_name!r} is an anonymous embedded model: it belongs to its "
+                "tenant, not to an owner; attach the model that embeds it instead"
+            )
+        if model._nbr_registry is not None and model._nbr_registry is not self:
+            raise ValueError(
+                f"model {model.model_name!r} belongs to another ModelRegistry; define it "
+                f"again on {owner.name!r}"
+            )
+        if model.tenant is not None and model.tenant != owner.tenant:
+            raise ValueError(
+                f"model {model.model_name!r} belongs to tenant {model.tenant!r}, but "
+                f"{owner.name!r} belongs to tenant {owner.tenant!r}; define the model on "
+                "an owner of that tenant instead"
+            )
+        events: list[RegistryEvent] = []
+        with self._lock:
+            name = model.model_name
+            existing = owner._index.get(name)
+            if existing is not None and existing is not model:
+                _warn_redefined(owner, name)
+            self._ensure_owner_name(owner)
+            treg = self._tenants.get(owner.tenant)
+            was_registered = self._is_registered(model)
+            if was_registered and model._nbr_owner is not owner:
+                assert treg is not None
+                old_owner = self._unindex(treg, model)
+                events.append(RegistryEvent("removed", treg.code, old_owner, name))
+            if existing is not model:
+                type.__setattr__(model, "_nbr_owner", owner)
+                type.__setattr__(model, "tenant", owner.tenant)
+                type.__setattr__(model, "_nbr_registry", self)
+                self._set_owner_attrs(model, owner, as_app)
+            if existing is not None and existing is not model:
+                # Put the newcomer in the old one's slot, then let the old one go.
+                self._replace(owner, existing, model, events, already_deps=was_registered)
+            elif existing is not model:
+                if was_registered:
+                    self._reindex(model, events)
+                else:
+                    self._add(model, events)
+            self._registrations += 1
+        self._emit(events)
+        return model
+
+    @staticmethod
+    def _set_owner_attrs(model: type[Model], owner: Any, as_app: bool) -> None:
+        if as_app:
+            type.__setattr__(model, "app", owner)
+        elif owner.owner_type == "dataSource":
+            type.__setattr__(model, "data_source", owner)
+            type.__setattr__(model, "app", None)
+        else:
+            type.__setattr__(model, "app", None)
+
+    def _reindex(self, model: type[Model], events: list[RegistryEvent]) -> None:
+        """Index an already-stored class under its (new) owner, without touching users."""
+        treg = self._store(model.tenant)  # type: ignore[arg-type]
+        owner = model._nbr_owner
+        idx = owner._index
+        if owner not in treg.by_owner:
+            treg.by_owner[owner] = idx
+        idx[model.model_name] = model
+        name = model.model_name
+        cur = treg.by_name.get(name)
+        if cur is None:
+            treg.by_name[name] = model
+        elif type(cur) is dict:
+            cur[owner] = model
+        elif cur is not model:
+            cur_owner = None if cur.anonymous else cur._nbr_owner
+            if cur_owner is owner:
+                treg.by_name[name] = model
+            else:
+                treg.by_name[name] = {cur_owner: cur, owner: model}
+        treg.last_accessed = _now()
+        events.append(RegistryEvent("registered", treg.code, owner, name))
+
+    def _replace(
+        self,
+        owner: Any,
+        old: type[Model],
+        new: type[Model],
+        events: list[RegistryEvent],
+        *,
+        already_deps: bool = False,
+    ) -> None:
+        """Swap ``old`` for ``new`` in the owner's slot (keeping its place); lock held."""
+        treg = self._store(owner.tenant)
+        if already_deps:
+            self._reindex(new, events)
+        else:
+            self._add(new, events)  # overwrites idx[name] in place: the slot keeps its order
+        # ``old`` is no longer indexed under the owner (its slot now holds ``new``).
+        name = old.model_name
+        cur = treg.by_name.get(name)
+        if type(cur) is dict:
+            for k, v in list(cur.items()):
+                if v is old:
+                    del cur[k]
+            if len(cur) == 1:
+                treg.by_name[name] = next(iter(cur.values()))
+        events.insert(len(events) - 1, RegistryEvent("removed", treg.code, owner, name))
+        self._release_deps(treg, old, events)
+
+    def _commit_define(
+        self,
+        owner: Any,
+        name: str,
+        nprops: tuple[NProp, ...],
+        settings: dict[str, Any],
+        fp: str,
+        strict_embedded: bool,
+        data_source: Any,
+    ) -> type[Model]:
+        """Bind nested specs to anonymous classes, build the class and register it."""
+        events: list[RegistryEvent] = []
+        with self._lock:
+            existing = owner._index.get(name)
+            if existing is not None and existing.definition.same_as(fp, settings):
+                return existing
+            self._ensure_owner_name(owner)
+            if existing is not None:
+                _warn_redefined(owner, name)
+            pending: dict[tuple[str, bool], type[Model]] = {}
+            props = [self._bind(p, owner.tenant, strict_embedded, pending, events) for p in nprops]
+            from .model import inject_id
+
+            inject_id(props, settings)
+            definition = make_definition(name, props, settings)
+            cls = make_model_class(
+                name,
+                definition,
+                tenant=owner.tenant,
+                anonymous=False,
+                owner=owner,
+                registry=self,
+                data_source=data_source,
+            )
+            if existing is not None:
+                self._replace(owner, existing, cls, events)
+            else:
+                self._add(cls, events)
+            self._registrations += 1
+        self._emit(events)
+        return cls
+
+    def _bind(
+        self,
+        p: NProp,
+        code: str,
+        strict: bool,
+        pending: dict[tuple[str, bool], type[Model]],
+        events: list[RegistryEvent],
+    ) -> PropertyDefinition:
+        items = None if p.items is None else self._bind(p.items, code, strict, pending, events)
+        t = p.type
+        if isinstance(t, NStruct):
+            t = self._anonymous_for(t, code, strict, pending, events)
+        return PropertyDefinition(p.name, t, p.required, p.default, p.id, items)
+
+    def _anonymous_for(
+        self,
+        struct: NStruct,
+        code: str,
+        strict: bool,
+        pending: dict[tuple[str, bool], type[Model]],
+        events: list[RegistryEvent],
+    ) -> type[Model]:
+        """Return the anonymous class for a nested shape: reused if known, else created."""
+        key = (struct.fingerprint, strict)
+        next(self._lookups)
+        hit = pending.get(key)
+        if hit is None:
+            treg = self._tenants.get(code)
+            if treg is not None:
+                hit = treg.by_structure.get(key)
+            if hit is None and code != GLOBAL_TENANT:
+                g = self._tenants.get(GLOBAL_TENANT)
+                if g is not None:
+                    hit = g.by_structure.get(key)
+        if hit is not None:
+            next(self._hits)
+            return hit
+        next(self._misses)
+        props = [self._bind(p, code, strict, pending, events) for p in struct.props]
+        settings: dict[str, Any] = {"strict": True} if strict else {}
+        anon_name = f"AnonymousModel_{next(self._anon_counter)}"
+        definition = make_definition(anon_name, props, settings)
+        cls = make_model_class(
+            anon_name, definition, tenant=code, anonymous=True, owner=None, registry=self
+        )
+        self._add(cls, events)
+        self._registrations += 1
+        pending[key] = cls
+        return cls
+
+    def _resolve_anonymous(self, struct: NStruct, code: str, strict: bool) -> type[Model]:
+        events: list[RegistryEvent] = []
+        with self._lock:
+            cls = self._anonymous_for(struct, code, strict, {}, events)
+        self._emit(events)
+        return cls
+
+    def _delete(self, owner: Any, name: str) -> None:
+        cls = owner._index.get(name) if isinstance(name, str) else None
+        if cls is None:
+            raise ModelNotFoundError(_missing_in_owner(owner, name))
+        events: list[RegistryEvent] = []
+        with self._lock:
+            if owner._index.get(name) is cls:
+                self._remove(cls, events)
+        self._emit(events)
+
+    def _disconnect(self, owner: Any) -> int:
+        events: list[RegistryEvent] = []
+        with self._lock:
+            models = list(owner._index.values())
+            for cls in models:
+                self._remove(cls, events)
+            names = self._owner_names.get(owner.tenant)
+            if names is not None and names.get(owner.name) is owner:
+                del names[owner.name]
+                if not names:
+                    del self._owner_names[owner.tenant]
+        self._emit(events)
+        return len(models)
+
+    # lookups -------------------------------------------------------------------------
+
+    def find_model_by_name(self, name: str, *, tenant: str | None = None) -> type[Model] | None:
+        """Return the model named ``name`` in the tenant, else in global, else None.
+
+        ``"owner.Model"`` qualifies by owner name. Raises AmbiguousModelError when two
+        owners of the tenant define the name, TenantError for a bad tenant code and
+        TypeError for a non-str name.
+        """
+        if tenant is None:
+            code = _override.get() or self._session_tenant
+        else:
+            code = validate_tenant(tenant)
+        next(self._lookups)
+        treg = self._tenants.get(code)
+        if treg is not None:
+            treg.last_accessed = _now()
+            hit = treg.by_name.get(name)
+            if hit is not None:
+                if type(hit) is dict:
+                    raise _ambiguous(name, code, hit)
+                return hit
+        return self._find_slow(name, code)
+
+    def _find_slow(self, name: object, code: str) -> type[Model] | None:
+        if not isinstance(name, str):
+            raise TypeError(f"model name must be a str, got {name!r}")
+        if "." in name:
+            owner_name, _, model_name = name.partition(".")
+            for c in (code, GLOBAL_TENANT) if code != GLOBAL_TENANT else (code,):
+                names = self._owner_names.get(c)
+                owner = None if names is None else names.get(owner_name)
+                if owner is not None:
+                    return owner._index.get(model_name)
+            return None
+        if code == GLOBAL_TENANT:
+            return None
+        g = self._tenants.get(GLOBAL_TENANT)
+        if g is None:
+            return None
+        g.last_accessed = _now()
+        hit = g.by_name.get(name)
+        if type(hit) is dict:
+            raise _ambiguous(name, GLOBAL_TENANT, hit)
+        return hit
+
+    def get_model(self, name: str, *, tenant: str | None = None) -> type[Model]:
+        """Return the model named ``name`` (as ``find_model_by_name``).
+
+        Raises ModelNotFoundError with close-match suggestions when missing,
+        AmbiguousModelError, TenantError or TypeError.
+        """
+        cls = self.find_model_by_name(name, tenant=tenant)
+        if cls is None:
+            code = self._tenant_of(tenant)
+            candidates: set[str] = set()
+            for c in {code, GLOBAL_TENANT}:
+                treg = self._tenants.get(c)
+                if treg is not None:
+                    candidates.update(treg.by_name)
+            close = difflib.get_close_matches(name, sorted(candidates), n=3)
+            where = f"tenant {code!r}" + (" or the global tenant" if code != GLOBAL_TENANT else "")
+            hint = (
+                f"; did you mean {', '.join(repr(c) for c in close)}?"
+                if close
+                else "; define it first with ds.define(...)"
+            )
+            raise ModelNotFoundError(f"no model named {name!r} in {where}{hint}")
+        return cls
+
+    def find_model_by_structure(
+        self, properties: Mapping[str, Any], *, tenant: str | None = None, strict: bool = False
+    ) -> type[Model] | None:
+        """Return the anonymous model with this structure in the tenant (else global), or None.
+
+        O(1) by fingerprint; counts a reuse hit or miss. Raises TypeError for a
+        non-mapping, DefinitionError for a malformed spec, TenantError.
+        """
+        code = self._tenant_of(tenant)
+        fp = struct_fingerprint(normalize_properties(properties))[1]
+        key = (fp, bool(strict))
+        next(self._lookups)
+        hit = None
+        treg = self._tenants.get(code)
+        if treg is not None:
+            treg.last_accessed = _now()
+            hit = treg.by_structure.get(key)
+        if hit is None and code != GLOBAL_TENANT:
+            g = self._tenants.get(GLOBAL_TENANT)
+            if g is not None:
+                hit = g.by_structure.get(key)
+        next(self._hits if hit is not None else self._misses)
+        return hit
+
+    def _owner_ok(self, owner: Any) -> bool:
+        if owner is None or getattr(owner, "_registry", None) is not self:
+            return False
+        treg = self._tenants.get(owner.tenant)
+        if treg is not None:
+            treg.last_accessed = _now()
+        return True
+
+    def models_for_owner(self, owner: Any) -> list[type[Model]]:
+        """Return the owner's models in definition order (a new list); ``[]`` if none."""
+        next(self._lookups)
+        if not self._owner_ok(owner):
+            return []
+        return list(owner._index.values())
+
+    def model_names_for_owner(self, owner: Any) -> list[str]:
+        """Return the owner's model names in definition order; ``[]`` if none."""
+        next(self._lookups)
+        if not self._owner_ok(owner):
+            return []
+        return list(owner._index)
+
+    def has_model_for_owner(self, owner: Any, name: str) -> bool:
+        """Return True if the owner holds a model named ``name`` (O(1))."""
+        next(self._lookups)
+        if not self._owner_ok(owner):
+            return False
+        return name in owner._index
+
+    def get_model_for_owner(self, owner: Any, name: str) -> type[Model] | None:
+        """Return the owner's model named ``name`` or None (O(1))."""
+        next(self._lookups)
+        if owner is None or getattr(owner, "_registry", None) is not self:
+            return None
+        treg = self._tenants.get(owner.tenant)
+        if treg is not None:
+            treg.last_accessed = _now()
+        return owner._index.get(name)
+
+    # tenants -------------------------------------------------------------------------
+
+    def tenants(self) -> list[str]:
+        """Return the codes of tenants holding models, global included if it does."""
+        return list(self._tenants)
+
+    def tenant_registry(self, code: str) -> TenantRegistry | None:
+        """Return the read-only store of one tenant, or None; TenantError for a bad code."""
+        return self._tenants.get(validate_tenant(code))
+
+    def cleanup_tenant(self, code: str) -> int:
+        """Remove every model of a tenant (one operation) and return how many; TenantError.
+
+        Owner views of the tenant turn empty, owner names are freed, connector data is
+        released, and one ``"tenant_cleaned"`` event is emitted.
+        """
+        code = validate_tenant(code)
+        with self._lock:
+            removed, owners = self._cleanup_locked(code)
+        for owner in owners:
+            release = getattr(owner, "_release_data", None)
+            if release is not None:
+                release()
+        if removed or owners:
+            self._emit([RegistryEvent("tenant_cleaned", code, None, None)])
+        return removed
+
+    def _cleanup_locked(self, code: str) -> tuple[int, list[Any]]:
+        treg = self._tenants.get(code)
+        names = self._owner_names.pop(code, None)
+        owners: list[Any] = [] if names is None else list(names.values())
+        if treg is None:
+            return 0, owners
+        removed = treg.model_count()
+        for owner in treg.by_owner:
+            owner._index.clear()
+            if owner not in owners:
+                owners.append(owner)
+        for anon in treg.anonymous:
+            type.__setattr__(anon, "_nbr_users", 0)
+        self._drop_tenant_store(code)
+        return removed, owners
+
+    def cleanup_inactive_tenants(self, max_idle_seconds: float) -> int:
+        """Clean every tenant idle for at least ``max_idle_seconds``; return how many.
+
+        Idle means no registration or lookup since. Raises ValueError for a negative or
+        non-numeric age.
+        """
+        if isinstance(max_idle_seconds, bool) or not isinstance(max_idle_seconds, (int, float)):
+            raise TypeError(f"max_idle_seconds must be a number, got {max_idle_seconds!r}")
+        if max_idle_seconds < 0:
+            raise ValueError(f"max_idle_seconds must be >= 0, got {max_idle_seconds!r}")
+        now = _now()
+        stale = [
+            c for c, t in list(self._tenants.items()) if now - t.last_accessed >= max_idle_seconds
+        ]
+        for code in stale:
+            self.cleanup_tenant(code)
+        return len(stale)
+
+    def start_auto_cleanup(self, max_idle_seconds: float, *, interval: float = 60.0) -> AutoCleanup:
+        """Start a daemon thread cleaning idle tenants every ``interval`` s; ``.stop()`` it."""
+        if interval <= 0:
+            raise ValueError(f"interval must be > 0 seconds, got {interval!r}")
+        return AutoCleanup(self, max_idle_seconds, interval)
+
+    def clear(self) -> None:
+        """Remove everything — tenants, models, owner names — and reset the counters."""
+        with self._lock:
+            owners: list[Any] = []
+            for code in list(self._tenants) + list(self._owner_names):
+                if code in self._tenants or code in self._owner_names:
+                    owners.extend(self._cleanup_locked(code)[1])
+            self._reset_counters()
+            self._registrations = 0
+        for owner in owners:
+            release = getattr(owner, "_release_data", None)
+            if release is not None:
+                release()
+        self._emit([RegistryEvent("cleared", None, None, None)])
+
+    # stats, frames, events ---------------------------------------------------------
+
+    def stats(self) -> RegistryStats:
+        """Return a frozen snapshot of sizes and counters."""
+        now = _now()
+        per: list[TenantStats] = []
+        models = named = anonymous = owners = structures = 0
+        for code, treg in list(self._tenants.items()):
+            ms = treg.models()
+            n_anon = len(treg.anonymous)
+            n_owners = len(treg.by_owner)
+            per.append(
+                TenantStats(
+                    code,
+                    len(ms),
+                    n_owners,
+                    treg.created_at,
+                    treg.last_accessed,
+                    max(0.0, now - treg.last_accessed),
+                )
+            )
+            models += len(ms)
+            anonymous += n_anon
+            named += len(ms) - n_anon
+            owners += n_owners
+            structures += len({m.definition.fingerprint for m in ms})
+        hits = _count_value(self._hits)
+        misses = _count_value(self._misses)
+        return RegistryStats(
+            tenants=sum(1 for t in per if t.tenant != GLOBAL_TENANT),
+            models=models,
+            named_models=named,
+            anonymous_models=anonymous,
+            owners=owners,
+            unique_structures=structures,
+            registrations=self._registrations,
+            lookups=_count_value(self._lookups),
+            reuse_hits=hits,
+            reuse_misses=misses,
+            hit_rate=hits / (hits + misses) if hits + misses else 0.0,
+            per_tenant=tuple(per),
+        )
+
+    def all_models(self, *, tenant: str | None = None) -> list[type[Model]]:
+        """Return every model (of one tenant if given) in registration order; TenantError."""
+        if tenant is not None:
+            treg = self._tenants.get(validate_tenant(tenant))
+            return [] if treg is None else treg.models()
+        out: list[type[Model]] = []
+        for treg in list(self._tenants.values()):
+            out.extend(treg.models())
+        out.sort(key=lambda c: c._nbr_seq)
+        return out
+
+    def to_frame(self, *, tenant: str | None = None) -> pd.DataFrame:
+        """Return one row per model (all tenants unless ``tenant=``); TenantError."""
+        from .frames import models_frame
+
+        return models_frame(self.all_models(tenant=tenant))
+
+    def subscribe(self, callback: Callable[[RegistryEvent], Any]) -> Subscription:
+        """Call ``callback(RegistryEvent)`` after every change; TypeError if not callable."""
+        if not callable(callback):
+            raise TypeError(f"subscribe() needs a callable, got {callback!r}")
+        key = next(self._sub_keys)
+        self._subscribers[key] = callback
+        return Subscription(self, key)
+
+    def __repr__(self) -> str:
+        n = sum(t.model_count() for t in list(self._tenants.values()))
+        return f"<ModelRegistry: {n} models in {len(self._tenants)} tenants>"
+
+    def _repr_html_(self) -> str:
+        from .display import registry_html
+
+        return registry_html(self)
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _check_owner_name(name: object) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"owner name must be a str, got {name!r} ({type(name).__name__})")
+    if not name or "." in name:
+        raise ValueError(
+            f"invalid owner name {name!r}: it must be a non-empty str without '.', "
+            "since 'owner.Model' qualifies model names; e.g. 'crm'"
+        )
+
+
+def _ambiguous(name: str, code: str, hits: dict[Any, type[Model]]) -> AmbiguousModelError:
+    quals = sorted(
+        f"{o.name}.{name}" if o is not None else f"{name} (anonymous/ownerless)" for o in hits
+    )
+    return AmbiguousModelError(
+        f"model name {name!r} is ambiguous in tenant {code!r}: defined by "
+        f"{' and '.join(repr(q) for q in quals)}; qualify it, e.g. {quals[0]!r}"
+    )
+
+
+def _missing_in_owner(owner: Any, name: object) -> str:
+    close = difflib.get_close_matches(str(name), list(owner._index), n=3)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    have = ", ".join(owner._index) or "none"
+    return (
+        f"{type(owner).__name__} {owner.name!r} has no model named {name!r} (it has: {have}){hint}"
+    )
+
+
+def _warn_redefined(owner: Any, name: str) -> None:
+    import warnings
+
+    warnings.warn(
+        f"model {name!r} of {type(owner).__name__} {owner.name!r} (tenant "
+        f"{owner.tenant!r}) was redefined with a different definition; the old class "
+        "left the registry",
+        ModelRedefinedWarning,
+        stacklevel=5,
+    )
+
+
+def _default_registry() -> ModelRegistry:
+    return registry
+
+
+#: The process-wide registry.
+registry = ModelRegistry()
