@@ -48,8 +48,9 @@ How it works
 
 ``open_voila`` (function-scoped, uses ``browser_page``)
     ``page = open_voila(url)`` navigates and waits (bounded by
-    ``READY_TIMEOUT_MS``, counted from the first response byte) until a *visible* element matching ``ready_selector``
-    (default ``.jupyter-widgets``) exists.  It fails fast, with a diagnosis, if
+    ``READY_TIMEOUT_MS``, counted from the first response byte) until a
+    *visible* element matching ``ready_selector`` (default
+    ``.jupyter-widgets``) exists.  It fails fast, with a diagnosis, if
     Voila answered with an HTTP error (e.g. the kernel could not start), if a
     cell raised (error output / traceback in the page), and on timeout it says
     whether Voila was still executing the notebook (kernel never came up /
@@ -129,7 +130,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     # Hermetic: only loopback is reachable (Voila's lab template links a CDN stylesheet).
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
 ]
 
 # Bounded timeouts (shared, noisy 2-core machine => generous).
