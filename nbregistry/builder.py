@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .fingerprint import NProp, NStruct, _Normalizer, normalize_properties, struct_fingerprint
-from .model import PropertyDefinition, _settings_dict, inject_id, validate_model_name
+from .errors import DefinitionError
+from .fingerprint import NProp, NStruct, _digest, _Normalizer, prop_text, struct_text
+from .model import _settings_dict, validate_model_name
 from .owners import _Owner
 
 if TYPE_CHECKING:
@@ -82,22 +83,23 @@ class ModelBuilder(_Owner):
         non-mapping ``properties``, ValueError if the owner's name was taken meanwhile.
         The registry is unchanged when anything raises.
         """
-        from .errors import DefinitionError
-
         validate_model_name(name)
-        try:
-            nprops = normalize_properties(properties, what=f"properties of model {name!r}")
-        except TypeError as exc:
-            raise DefinitionError(str(exc)) from None
+        if properties is not None and not isinstance(properties, Mapping):
+            raise DefinitionError(
+                f"properties of model {name!r} must be a mapping of property name → type "
+                f"spec, got {type(properties).__name__} {properties!r:.80}"
+            )
+        normalizer = _Normalizer()
+        nprops = normalizer.struct(properties or {}, "")
         settings_d = _settings_dict(settings, name)
+        plist, text, fp = _with_id(list(nprops), list(normalizer.last_texts), settings_d)
         target = self._target
-        fp = _definition_fingerprint(nprops, settings_d)
         existing = target._index.get(name)
         if existing is not None and existing.definition.same_as(fp, settings_d):
             return existing
         data_source = target if target.owner_type == "dataSource" else None
         return self._registry._commit_define(
-            target, name, nprops, settings_d, fp, self.strict_embedded_models, data_source
+            target, name, plist, settings_d, fp, text, self.strict_embedded_models, data_source
         )
 
     def resolve_type(self, spec: Any) -> Any:
@@ -125,17 +127,22 @@ class ModelBuilder(_Owner):
         return super().__repr__()
 
 
-def _definition_fingerprint(nprops: tuple[NProp, ...], settings: dict[str, Any]) -> str:
-    """Return the fingerprint a definition will have (injected id included)."""
-    plist: list[Any] = list(nprops)
+_ID_PROP = NProp("id", "integer", id=True)
+_ID_TEXT = prop_text(_ID_PROP)
+
+
+def _with_id(
+    plist: list[NProp], texts: list[str], settings: dict[str, Any]
+) -> tuple[list[NProp], str, str]:
+    """Apply id injection (LoopBack idInjection); return ``(props, text, fingerprint)``."""
     if not any(p.id for p in plist) and settings.get("id_injection", True) is not False:
         for i, p in enumerate(plist):
             if p.name == "id":
                 plist[i] = NProp(p.name, p.type, p.required, p.default, True, p.items)
+                texts[i] = prop_text(plist[i])
                 break
         else:
-            plist.insert(0, PropertyDefinition("id", "integer", id=True))
-    return struct_fingerprint(plist)[1]
-
-
-_ = inject_id  # the registry applies the same rule when it builds the class
+            plist.insert(0, _ID_PROP)
+            texts.insert(0, _ID_TEXT)
+    text = struct_text(plist, texts)
+    return plist, text, _digest(text)

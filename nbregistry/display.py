@@ -5,14 +5,24 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-__all__ = ["owner_html", "registry_html", "stats_html", "tenant_html", "view_html"]
+__all__ = [
+    "model_html",
+    "model_text",
+    "owner_html",
+    "registry_html",
+    "stats_html",
+    "tenant_html",
+    "view_html",
+]
 
 MAX_ROWS = 30
 
 _STYLE = "border-collapse:collapse;font-size:12px"
 
 
-def _table(headers: list[str], rows: list[list[Any]], max_rows: int = MAX_ROWS) -> str:
+def _table(headers: list[str], rows: list[list[Any]], max_rows: int | None = None) -> str:
+    if max_rows is None:  # read at call time, so ``%config RegistryMagics.max_rows`` applies
+        max_rows = MAX_ROWS
     head = "".join(f"<th style='text-align:left;padding:2px 8px'>{escape(h)}</th>" for h in headers)
     body = []
     for row in rows[:max_rows]:
@@ -99,3 +109,42 @@ def stats_html(stats: Any) -> str:
 def registry_html(registry: Any) -> str:
     """Render a registry: its headline stats and tenants."""
     return stats_html(registry.stats()).replace("<b>RegistryStats</b>", "<b>ModelRegistry</b>", 1)
+
+
+def _model_owner_label(cls: Any) -> str:
+    owner = None if cls.anonymous else getattr(cls, "_nbr_owner", None)
+    if owner is None:
+        return "anonymous (embedded)" if cls.anonymous else "no owner"
+    return f"{type(owner).__name__} {owner.name!r}"
+
+
+def model_text(cls: Any) -> str:
+    """Return a one-line text rendering of a model class (name, tenant, owner, properties)."""
+    props = ", ".join(
+        f"{p.name}: {p.describe()}{'*' if p.required else ''}"
+        for p in cls.definition.properties.values()
+    )
+    return (
+        f"<model {cls.model_name!r} tenant={cls.tenant!r} owner={_model_owner_label(cls)}: "
+        f"{props or '(no properties)'}>"
+    )
+
+
+def model_html(cls: Any) -> str:
+    """Render a model class: owner, tenant, fingerprint and a table of its properties."""
+    rows = [
+        [
+            p.name,
+            p.describe(),
+            "yes" if p.required else "",
+            "" if p.default is None else p.default,
+            "yes" if p.id else "",
+        ]
+        for p in cls.definition.properties.values()
+    ]
+    table = _table(["property", "type", "required", "default", "id"], rows)
+    return (
+        f"<div><b>Model</b> <code>{escape(cls.model_name)}</code> tenant="
+        f"<code>{escape(str(cls.tenant))}</code> owner={escape(_model_owner_label(cls))} "
+        f"fingerprint=<code>{escape(cls.definition.fingerprint[:12])}</code>{table}</div>"
+    )

@@ -15,8 +15,6 @@ and a wrong model was reused. The regression tests pin that down.)
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,7 +33,7 @@ class NStruct:
     """A normalised nested object spec, before it is bound to an anonymous model class."""
 
     props: tuple[NProp, ...]
-    canon: tuple[Any, ...]
+    text: str  # canonical JSON text of the structure: '["object",[...props sorted...]]'
     fingerprint: str
 
 
@@ -51,9 +49,14 @@ class NProp:
     items: NProp | None = None
 
 
-def _digest(canon: Any) -> str:
-    text = json.dumps(canon, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.blake2b(text.encode("ascii"), digest_size=16).hexdigest()
+try:  # the builtin module: importing hashlib would load OpenSSL (slow to import)
+    from _blake2 import blake2b as _blake2b
+except ImportError:  # pragma: no cover - every CPython build has _blake2
+    from hashlib import blake2b as _blake2b
+
+
+def _digest(text: str) -> str:
+    return _blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def _canon_default(v: Any) -> Any:
@@ -81,43 +84,94 @@ def _canon_default(v: Any) -> Any:
     return ["r", f"{type(v).__qualname__}:{v!r}"]
 
 
-def _canon_type(t: Any) -> Any:
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
+
+
+def _type_text(t: Any) -> str:
     if isinstance(t, str):
-        return t
+        return _dumps(t)
     if isinstance(t, NStruct):
-        return ["object", list(t.canon)]
-    # A Model subclass: anonymous ones are their structure; named ones their name + print.
+        return t.text
+    # A Model subclass: anonymous ones are their structure; named ones name + fingerprint.
     definition = t.definition
     if t.anonymous:
-        return ["object", list(definition._canon)]
-    return ["model", t.model_name, definition.fingerprint]
+        return definition._text
+    return _dumps(["model", t.model_name, definition.fingerprint])
 
 
-def canon_prop(p: Any, *, with_name: bool = True) -> list[Any]:
-    """Return the canonical list form of an NProp or a PropertyDefinition."""
-    items = None if p.items is None else canon_prop(p.items, with_name=False)
-    return [
-        p.name if with_name else None,
-        _canon_type(p.type),
-        bool(p.required),
-        _canon_default(p.default),
-        bool(p.id),
-        items,
-    ]
+def prop_text(p: Any, *, with_name: bool = True) -> str:
+    """Return the canonical JSON text of an NProp or PropertyDefinition.
+
+    The text is exactly ``json.dumps([name, type, required, default, id, items])`` with
+    compact separators, where a nested structure is ``["object", [props sorted by name]]``.
+    """
+    items = "null" if p.items is None else prop_text(p.items, with_name=False)
+    name = _dumps(p.name) if with_name else "null"
+    default = "null" if p.default is None else _dumps(_canon_default(p.default))
+    return (
+        f"[{name},{_type_text(p.type)},{'true' if p.required else 'false'},{default},"
+        f"{'true' if p.id else 'false'},{items}]"
+    )
 
 
-def canon_props(props: Any) -> tuple[Any, ...]:
-    """Return the canonical, name-sorted form of a sequence of properties."""
-    return tuple(sorted((canon_prop(p) for p in props), key=lambda c: c[0]))
+def struct_text(props: Any, texts: list[str] | None = None) -> str:
+    """Return the canonical text of a structure: properties sorted by name."""
+    if texts is None:
+        texts = [prop_text(p) for p in props]
+    pairs = sorted(zip((p.name for p in props), texts, strict=True), key=_first)
+    return '["object",[' + ",".join(t for _, t in pairs) + "]]"
+
+
+def _first(pair: tuple[str, str]) -> str:
+    return pair[0]
+
+
+# Set by nbregistry.model at import (it imports this module, not the other way round).
+_PropertyDefinition: Any = None
+_Model: Any = None
+
+
+def _register_model_types(pd_cls: Any, model_cls: Any) -> None:
+    global _PropertyDefinition, _Model
+    _PropertyDefinition, _Model = pd_cls, model_cls
 
 
 def _is_model_class(obj: Any) -> bool:
-    from .model import Model
+    return isinstance(obj, type) and issubclass(obj, _Model) and obj is not _Model
 
-    return isinstance(obj, type) and issubclass(obj, Model) and obj is not Model
+
+# (property name, hashable spec) → (NProp, canonical text) for plain leaf spellings such
+# as "string", str or {"type": "number", "required": True}. Only specs made of strs,
+# builtin types, bools and scalar defaults are cached (never a Model class, so the cache
+# keeps no class alive); bounded by clearing when full.
+_LEAF_CACHE: dict[Any, tuple[NProp, str]] = {}
+_LEAF_CACHE_MAX = 8192
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _leaf_key(name: str, spec: Any) -> Any:
+    """Return a cache key for a plain leaf spec, or None when it must not be cached."""
+    if type(spec) is str or (type(spec) is type and spec in PYTHON_TYPES):
+        return (name, spec)
+    if type(spec) is list and len(spec) == 1:
+        item = spec[0]
+        if type(item) is str or (type(item) is type and item in PYTHON_TYPES):
+            return (name, "[]", item)
+        return None
+    if type(spec) is dict and "type" in spec:
+        t = spec["type"]
+        if not (type(t) is str or (type(t) is type and t in PYTHON_TYPES)):
+            return None
+        for v in spec.values():
+            if type(v) not in _SCALARS and not (type(v) is type and v in PYTHON_TYPES):
+                return None
+        return (name, tuple(spec.items()))
+    return None
 
 
 def _type_error(spec: Any, path: str) -> DefinitionError:
+    import difflib
+
     hint = ""
     if isinstance(spec, str):
         close = difflib.get_close_matches(spec.lower(), TYPE_NAMES, n=1)
@@ -136,6 +190,7 @@ class _Normalizer:
 
     def __init__(self) -> None:
         self._active: set[int] = set()  # ids of containers on the current path (cycles)
+        self.last_texts: list[str] = []  # canonical texts of the last struct() call
 
     def struct(self, spec: Mapping[Any, Any], path: str) -> tuple[NProp, ...]:
         if id(spec) in self._active:
@@ -146,24 +201,36 @@ class _Normalizer:
             )
         self._active.add(id(spec))
         try:
-            out = []
+            out: list[NProp] = []
+            texts: list[str] = []
             for name, sub in spec.items():
-                sub_path = f"{path}.{name}" if path else str(name)
-                if not isinstance(name, str) or not name:
+                if type(name) is not str or not name:
+                    sub_path = f"{path}.{name}" if path else str(name)
                     raise DefinitionError(
                         f"property names must be non-empty str, got {name!r}"
                         + (f" in {path!r}" if path else ""),
                         path=sub_path,
                     )
-                out.append(self.prop(name, sub, sub_path))
+                key = (name, sub) if type(sub) is str else _leaf_key(name, sub)
+                hit = None if key is None else _LEAF_CACHE.get(key)
+                if hit is None:
+                    nprop = self.prop(name, sub, f"{path}.{name}" if path else name)
+                    text = prop_text(nprop)
+                    if key is not None:
+                        if len(_LEAF_CACHE) >= _LEAF_CACHE_MAX:
+                            _LEAF_CACHE.clear()
+                        _LEAF_CACHE[key] = (nprop, text)
+                else:
+                    nprop, text = hit
+                out.append(nprop)
+                texts.append(text)
+            self.last_texts = texts
             return tuple(out)
         finally:
             self._active.discard(id(spec))
 
     def prop(self, name: str, spec: Any, path: str) -> NProp:
-        from .model import PropertyDefinition
-
-        if isinstance(spec, PropertyDefinition):
+        if isinstance(spec, _PropertyDefinition):
             return self._from_pd(name, spec)
         if isinstance(spec, Mapping) and "type" in spec:
             unknown = [k for k in spec if k not in _OPTION_KEYS]
@@ -190,8 +257,6 @@ class _Normalizer:
 
     def type_of(self, name: str, spec: Any, path: str) -> NProp:
         """Normalise a bare type spelling (no options) to an NProp."""
-        from .model import PropertyDefinition
-
         if isinstance(spec, str):
             canon = canonical_type_name(spec)
             if canon is None:
@@ -203,7 +268,7 @@ class _Normalizer:
             if _is_model_class(spec):
                 return NProp(name, spec)
             raise _type_error(spec, path)
-        if isinstance(spec, PropertyDefinition):
+        if isinstance(spec, _PropertyDefinition):
             return self._from_pd(name, spec)
         if isinstance(spec, list):
             if len(spec) != 1:
@@ -227,8 +292,8 @@ class _Normalizer:
             if not spec:
                 return NProp(name, "object")
             props = self.struct(spec, path)
-            canon = canon_props(props)
-            return NProp(name, NStruct(props, canon, _digest(["object", list(canon)])))
+            text = struct_text(props, self.last_texts)
+            return NProp(name, NStruct(props, text, _digest(text)))
         raise _type_error(spec, path)
 
     def _from_pd(self, name: str, pd: Any) -> NProp:
@@ -262,10 +327,24 @@ def normalize_properties(properties: Any, *, what: str = "properties") -> tuple[
     return _Normalizer().struct(properties, "")
 
 
-def struct_fingerprint(props: tuple[Any, ...]) -> tuple[tuple[Any, ...], str]:
-    """Return ``(canon, fingerprint)`` of a sequence of NProp/PropertyDefinition."""
-    canon = canon_props(props)
-    return canon, _digest(["object", list(canon)])
+def normalize_with_fingerprint(properties: Any) -> tuple[tuple[NProp, ...], str]:
+    """Return ``(normalised props, fingerprint)``; TypeError / DefinitionError as above."""
+    if properties is None:
+        properties = {}
+    if not isinstance(properties, Mapping):
+        raise TypeError(
+            f"properties must be a mapping of property name → type spec, got "
+            f"{type(properties).__name__} {properties!r:.80}"
+        )
+    n = _Normalizer()
+    props = n.struct(properties, "")
+    return props, _digest(struct_text(props, n.last_texts))
+
+
+def struct_fingerprint(props: Any) -> tuple[str, str]:
+    """Return ``(canonical text, fingerprint)`` of a sequence of NProp/PropertyDefinition."""
+    text = struct_text(props)
+    return text, _digest(text)
 
 
 def fingerprint(properties: Mapping[str, Any]) -> str:
@@ -273,4 +352,4 @@ def fingerprint(properties: Mapping[str, Any]) -> str:
 
     Raises TypeError for a non-mapping and DefinitionError for a malformed or circular spec.
     """
-    return struct_fingerprint(normalize_properties(properties))[1]
+    return normalize_with_fingerprint(properties)[1]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import copy
 import keyword
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from . import fingerprint as _fingerprint_module
 from ._types import check_scalar, expected
+from .access import DataAccess
 from .errors import DefinitionError, ValidationError
 from .fingerprint import struct_fingerprint
 
@@ -69,7 +70,7 @@ class ModelDefinition:
     properties: Mapping[str, PropertyDefinition]
     settings: Mapping[str, Any]
     fingerprint: str
-    _canon: tuple[Any, ...] = field(repr=False)
+    _text: str = field(repr=False)
 
     @property
     def strict(self) -> bool:
@@ -125,17 +126,27 @@ def inject_id(props: list[PropertyDefinition], settings: Mapping[str, Any]) -> N
 
 
 def make_definition(
-    name: str, props: Iterable[PropertyDefinition], settings: dict[str, Any]
+    name: str,
+    props: Iterable[PropertyDefinition],
+    settings: dict[str, Any],
+    *,
+    text: str | None = None,
+    fp: str | None = None,
 ) -> ModelDefinition:
-    """Build a ModelDefinition (properties already bound to classes)."""
+    """Build a ModelDefinition (properties already bound to classes).
+
+    ``text``/``fp`` may be passed when already computed from the normalised spec (the
+    canonical text of an anonymous class equals that of the nested spec it came from).
+    """
     plist = list(props)
-    canon, fp = struct_fingerprint(plist)
+    if text is None or fp is None:
+        text, fp = struct_fingerprint(plist)
     return ModelDefinition(
         name,
         MappingProxyType({p.name: p for p in plist}),
         MappingProxyType(settings),
         fp,
-        canon,
+        text,
     )
 
 
@@ -190,7 +201,7 @@ def _check_value(
     return value
 
 
-class Model:
+class Model(DataAccess):
     """Base class of every model class. Instances validate on construction.
 
     Class attributes: ``model_name``, ``definition``, ``data_source``, ``app``,
@@ -237,6 +248,8 @@ class Model:
             elif prop.default is not None:
                 default = prop.default
                 if isinstance(default, (list, dict)):
+                    import copy
+
                     default = copy.deepcopy(default)
                 values[name] = _check_value(prop, default, path, errors)
             else:
@@ -273,6 +286,9 @@ class Model:
         return f"{type(self).model_name}({inner})"
 
 
+_fingerprint_module._register_model_types(PropertyDefinition, Model)
+
+
 def _plain(v: Any) -> Any:
     if isinstance(v, Model):
         return v.to_dict()
@@ -303,7 +319,13 @@ def make_model_class(
         "data_source": data_source,
         "_nbr_owner": owner,
         "_nbr_registry": registry,
+        # Pre-sized here so registration only replaces values (no class-dict growth).
+        "_nbr_seq": 0,
+        "_nbr_registered_at": 0.0,
+        "app": None,
     }
+    if anonymous:
+        ns["_nbr_users"] = 0
     return type(name, (Model,), ns)
 
 

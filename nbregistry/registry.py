@@ -12,7 +12,6 @@ concurrent reader sees the state before or after a write, never a torn one.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import threading
 import time
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import AmbiguousModelError, ModelNotFoundError, ModelRedefinedWarning
-from .fingerprint import NProp, NStruct, normalize_properties, struct_fingerprint
+from .fingerprint import NProp, NStruct, normalize_with_fingerprint
 from .model import (
     Model,
     PropertyDefinition,
@@ -656,9 +655,10 @@ class ModelRegistry:
         self,
         owner: Any,
         name: str,
-        nprops: tuple[NProp, ...],
+        nprops: list[NProp],
         settings: dict[str, Any],
         fp: str,
+        text: str,
         strict_embedded: bool,
         data_source: Any,
     ) -> type[Model]:
@@ -673,10 +673,7 @@ class ModelRegistry:
                 _warn_redefined(owner, name)
             pending: dict[tuple[str, bool], type[Model]] = {}
             props = [self._bind(p, owner.tenant, strict_embedded, pending, events) for p in nprops]
-            from .model import inject_id
-
-            inject_id(props, settings)
-            definition = make_definition(name, props, settings)
+            definition = make_definition(name, props, settings, text=text, fp=fp)
             cls = make_model_class(
                 name,
                 definition,
@@ -704,7 +701,7 @@ class ModelRegistry:
     ) -> PropertyDefinition:
         items = None if p.items is None else self._bind(p.items, code, strict, pending, events)
         t = p.type
-        if isinstance(t, NStruct):
+        if type(t) is NStruct:
             t = self._anonymous_for(t, code, strict, pending, events)
         return PropertyDefinition(p.name, t, p.required, p.default, p.id, items)
 
@@ -735,7 +732,9 @@ class ModelRegistry:
         props = [self._bind(p, code, strict, pending, events) for p in struct.props]
         settings: dict[str, Any] = {"strict": True} if strict else {}
         anon_name = f"AnonymousModel_{next(self._anon_counter)}"
-        definition = make_definition(anon_name, props, settings)
+        definition = make_definition(
+            anon_name, props, settings, text=struct.text, fp=struct.fingerprint
+        )
         cls = make_model_class(
             anon_name, definition, tenant=code, anonymous=True, owner=None, registry=self
         )
@@ -835,6 +834,8 @@ class ModelRegistry:
                 treg = self._tenants.get(c)
                 if treg is not None:
                     candidates.update(treg.by_name)
+            import difflib
+
             close = difflib.get_close_matches(name, sorted(candidates), n=3)
             where = f"tenant {code!r}" + (" or the global tenant" if code != GLOBAL_TENANT else "")
             hint = (
@@ -854,7 +855,7 @@ class ModelRegistry:
         non-mapping, DefinitionError for a malformed spec, TenantError.
         """
         code = self._tenant_of(tenant)
-        fp = struct_fingerprint(normalize_properties(properties))[1]
+        fp = normalize_with_fingerprint(properties)[1]
         key = (fp, bool(strict))
         next(self._lookups)
         hit = None
@@ -1085,13 +1086,18 @@ def _ambiguous(name: str, code: str, hits: dict[Any, type[Model]]) -> AmbiguousM
     quals = sorted(
         f"{o.name}.{name}" if o is not None else f"{name} (anonymous/ownerless)" for o in hits
     )
+    shown = " and ".join(repr(q) for q in quals[:5])
+    if len(quals) > 5:
+        shown += f" and {len(quals) - 5} more"
     return AmbiguousModelError(
         f"model name {name!r} is ambiguous in tenant {code!r}: defined by "
-        f"{' and '.join(repr(q) for q in quals)}; qualify it, e.g. {quals[0]!r}"
+        f"{shown}; qualify it, e.g. {quals[0]!r}"
     )
 
 
 def _missing_in_owner(owner: Any, name: object) -> str:
+    import difflib
+
     close = difflib.get_close_matches(str(name), list(owner._index), n=3)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     have = ", ".join(owner._index) or "none"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import inspect
 import re
 from collections.abc import Callable
 from types import TracebackType
@@ -112,6 +111,8 @@ class tenant:
 
     def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
         """Decorate ``func`` so each call runs with this tenant; async functions too."""
+        import inspect
+
         code = self.code
         if inspect.iscoroutinefunction(func):
 

@@ -10,7 +10,6 @@ reachable as ``view["keys"]``.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
 from typing import TYPE_CHECKING, Any
 
@@ -164,6 +163,8 @@ class ModelsView(Mapping[str, "type[Model]"]):
         return f"{type(o).__name__} {o.name!r} tenant={o.tenant!r}"
 
     def _missing(self, name: object) -> str:
+        import difflib
+
         close = difflib.get_close_matches(str(name), list(self._index), n=3)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         return f"no model {name!r} in {self._label()}{hint}"

@@ -1,0 +1,83 @@
+"""Command line: ``python -m nbregistry bench [SECTION] [--scale ci|full] [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def _sections() -> dict[str, Callable[[str], dict[str, list[dict[str, Any]]]]]:
+    from . import bench
+
+    def lookups(scale: str) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "lookups": bench.bench_lookups(scale, progress=_progress),
+            "core": bench.bench_core(scale),
+        }
+
+    sections: dict[str, Callable[[str], dict[str, list[dict[str, Any]]]]] = {"lookups": lookups}
+    try:
+        from . import bench_connector
+    except ImportError:
+        pass
+    else:
+
+        def connector(scale: str) -> dict[str, list[dict[str, Any]]]:
+            return {"connector": bench_connector.run_connector_bench(scale)}
+
+        sections["connector"] = connector
+    extra = getattr(bench, "EXTRA_SECTIONS", {})
+    sections.update(extra)
+    return sections
+
+
+def _progress(message: str) -> None:
+    print(f"… {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m nbregistry")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sections = _sections()
+    p_bench = sub.add_parser("bench", help="measure the registry (ratios side by side)")
+    p_bench.add_argument("section", nargs="?", default="all", choices=[*sections, "all"])
+    p_bench.add_argument("--scale", choices=["ci", "full"], default="full")
+    p_bench.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    args = parser.parse_args(argv)
+
+    from .bench import format_table
+
+    chosen = list(sections) if args.section == "all" else [args.section]
+    results: dict[str, Any] = {
+        "machine": {
+            "python": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "platform": platform.platform(),
+        },
+        "scale": args.scale,
+    }
+    for name in chosen:
+        results.update(sections[name](args.scale))
+    if args.json:
+        print(json.dumps(results, indent=2, default=str))
+        return 0
+    m = results["machine"]
+    print(
+        f"nbregistry bench — {m['implementation']} {m['python']} on {m['platform']}, "
+        f"scale={args.scale}"
+    )
+    for key, rows in results.items():
+        if key in ("machine", "scale"):
+            continue
+        print(f"\n## {key}\n")
+        print(format_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

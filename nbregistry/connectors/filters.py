@@ -1,0 +1,472 @@
+"""LoopBack-style filters compiled to Python callables: ``where``, ``order``, ``fields``.
+
+``where`` syntax (DESIGN §4b, §11):
+
+* ``{"prop": value}`` — equality (``None`` matches a missing value; a compiled
+  ``re.Pattern`` is searched in string values);
+* ``{"prop": {"op": value, ...}}`` with ``eq neq gt gte lt lte inq nin between like
+  nlike ilike`` (several operators in one dict must all hold);
+* ``{"and": [where, ...]}``, ``{"or": [where, ...]}``; several keys in one dict are ANDed;
+* dotted paths reach into embedded objects: ``"address.city"`` (a digit segment indexes
+  a list: ``"tags.0"``).
+
+Negative operators (``neq nin nlike``) are the exact complement of their positive
+operator, so a missing value is ``neq`` any non-``None`` value. ``gt``/``lt``-style
+comparisons never match a missing value or a value of an incomparable type.
+Every malformed filter raises :class:`~nbregistry.errors.FilterError` naming its path.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..errors import FilterError
+
+if TYPE_CHECKING:
+    from ..model import Model, PropertyDefinition
+
+__all__ = [
+    "OPERATORS",
+    "compile_order",
+    "compile_where",
+    "id_lookup",
+    "parse_fields",
+    "parse_limit",
+    "resolve_path",
+]
+
+Row = dict[str, Any]
+Predicate = Callable[[Row], bool]
+
+OPERATORS: tuple[str, ...] = (
+    "eq",
+    "neq",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "inq",
+    "nin",
+    "between",
+    "like",
+    "nlike",
+    "ilike",
+)
+_OPS = frozenset(OPERATORS)
+_LOGICAL = ("and", "or")
+_MISSING = object()
+
+
+# --- paths --------------------------------------------------------------------------
+
+
+def _step(value: Any, seg: str) -> Any:
+    """Return ``value[seg]`` for a dict, an embedded instance or a list; None if absent."""
+    if isinstance(value, dict):
+        return value.get(seg)
+    d = getattr(value, "__dict__", None)
+    if d is not None and not isinstance(value, type):
+        return d.get(seg)
+    if isinstance(value, list) and seg.isdigit():
+        i = int(seg)
+        return value[i] if i < len(value) else None
+    return None
+
+
+def resolve_path(row: Row, parts: tuple[str, ...]) -> Any:
+    """Return the value at a dotted path in a stored row (None when any step is missing)."""
+    value: Any = row.get(parts[0])
+    for seg in parts[1:]:
+        if value is None:
+            return None
+        value = _step(value, seg)
+    return value
+
+
+def _getter(parts: tuple[str, ...]) -> Callable[[Row], Any]:
+    if len(parts) == 1:
+        key = parts[0]
+        return lambda row: row.get(key)
+    return lambda row: resolve_path(row, parts)
+
+
+def _prop_for_path(
+    cls: type[Model], path: str, where_path: str, what: str
+) -> PropertyDefinition | None:
+    """Return the PropertyDefinition at a dotted path, None if untyped; FilterError if unknown."""
+    if not path or any(not seg for seg in path.split(".")):
+        raise FilterError(f"{where_path}: {path!r} is not a property path; e.g. 'name'")
+    model: Any = cls
+    prop: PropertyDefinition | None = None
+    for seg in path.split("."):
+        if prop is not None:
+            if prop.type == "array" and seg.isdigit():
+                prop = prop.items
+                model = None if prop is None or isinstance(prop.type, str) else prop.type
+                continue
+            model = None if isinstance(prop.type, str) else prop.type
+            if model is None:
+                return None  # inside an untyped object / any: no checks
+        if model is None:
+            return None
+        definition = model.definition
+        prop = definition.properties.get(seg)
+        if prop is None:
+            if definition.settings.get("strict", False):
+                known = ", ".join(definition.properties) or "none"
+                owner = "model" if model is cls else "embedded model"
+                raise FilterError(
+                    f"{where_path}: unknown property {seg!r} in {what} ({owner} "
+                    f"{model.model_name!r} is strict; its properties: {known})"
+                )
+            return None
+    return prop
+
+
+# --- values -------------------------------------------------------------------------
+
+_SCALAR_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "string": (lambda v: isinstance(v, str), "a str"),
+    "number": (
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "an int or float",
+    ),
+    "integer": (
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "an int or float",
+    ),
+    "boolean": (lambda v: isinstance(v, bool), "a bool"),
+}
+
+
+def _coerce_value(prop: PropertyDefinition | None, value: Any, path: str) -> Any:
+    """Return the filter value in stored form (dates parsed); FilterError if it cannot match."""
+    if value is None or prop is None or not isinstance(prop.type, str):
+        return value
+    if isinstance(value, re.Pattern):
+        if prop.type in ("string", "any"):
+            return value
+        raise FilterError(f"{path}: a regular expression only matches string properties")
+    t = prop.type
+    if t == "date":
+        if isinstance(value, _dt.datetime):
+            return value
+        if isinstance(value, _dt.date):
+            return _dt.datetime(value.year, value.month, value.day)
+        if isinstance(value, str):
+            try:
+                return _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                pass
+        raise FilterError(
+            f"{path}: {value!r} cannot be compared with date property; "
+            "use a datetime, a date or an ISO-8601 str"
+        )
+    check = _SCALAR_CHECKS.get(t)
+    if check is not None and not check[0](value):
+        raise FilterError(
+            f"{path}: {value!r} ({type(value).__name__}) cannot be compared with {t} "
+            f"property; use {check[1]}"
+        )
+    return value
+
+
+def _like_regex(pattern: Any, path: str, ignore_case: bool) -> re.Pattern[str]:
+    if isinstance(pattern, re.Pattern):
+        if ignore_case and not pattern.flags & re.IGNORECASE:
+            return re.compile(pattern.pattern, pattern.flags | re.IGNORECASE)
+        return pattern
+    if not isinstance(pattern, str):
+        raise FilterError(
+            f"{path}: expects a SQL pattern str ('%' any run, '_' one character) or a "
+            f"compiled re.Pattern, got {pattern!r}"
+        )
+    out = []
+    for ch in pattern:
+        if ch == "%":
+            out.append(".*")
+        elif ch == "_":
+            out.append(".")
+        else:
+            out.append(re.escape(ch))
+    return re.compile("".join(out), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def _safe(cmp: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    def op(a: Any, b: Any) -> bool:
+        if a is None:
+            return False
+        try:
+            return bool(cmp(a, b))
+        except TypeError:
+            return False
+
+    return op
+
+
+_gt = _safe(lambda a, b: a > b)
+_gte = _safe(lambda a, b: a >= b)
+_lt = _safe(lambda a, b: a < b)
+_lte = _safe(lambda a, b: a <= b)
+
+
+def _hashable(values: list[Any]) -> frozenset[Any] | None:
+    try:
+        return frozenset(values)
+    except TypeError:
+        return None
+
+
+def _equals(get: Callable[[Row], Any], value: Any) -> Predicate:
+    if isinstance(value, re.Pattern):
+        rx = value
+        return lambda row: isinstance(v := get(row), str) and rx.search(v) is not None
+    if type(value) is bool:
+        # True == 1 in Python; a boolean filter must not match the integer 1 ...
+        return lambda row: type(v := get(row)) is bool and v is value
+    if type(value) in (int, float):
+        # ... nor a number filter a stored bool.
+        return lambda row: (v := get(row)) == value and type(v) is not bool
+    return lambda row: get(row) == value
+
+
+def _operator(
+    get: Callable[[Row], Any], op: str, value: Any, prop: PropertyDefinition | None, path: str
+) -> Predicate:
+    """Compile one ``{"op": value}`` condition."""
+    if op == "eq":
+        return _equals(get, _coerce_value(prop, value, path))
+    if op == "neq":
+        pos = _equals(get, _coerce_value(prop, value, path))
+        return lambda row: not pos(row)
+    if op in ("gt", "gte", "lt", "lte"):
+        if value is None:
+            raise FilterError(f"{path}: cannot compare with None; use {{'eq': None}}")
+        v = _coerce_value(prop, value, path)
+        cmp = {"gt": _gt, "gte": _gte, "lt": _lt, "lte": _lte}[op]
+        return lambda row: cmp(get(row), v)
+    if op in ("inq", "nin"):
+        if not isinstance(value, (list, tuple, set, frozenset)):
+            raise FilterError(
+                f"{path}: expects a list of values, got {value!r} ({type(value).__name__}); "
+                f"e.g. {{'{op}': [1, 2]}}"
+            )
+        values = [_coerce_value(prop, x, f"{path}[{i}]") for i, x in enumerate(value)]
+        if any(type(x) is bool for x in values):
+            pos = _any_of([_equals(get, x) for x in values])
+        else:
+            fs = _hashable(values)
+            if fs is not None:
+
+                def pos(row: Row) -> bool:
+                    v = get(row)
+                    try:
+                        return v in fs and type(v) is not bool
+                    except TypeError:
+                        return False
+            else:
+                pos = _any_of([_equals(get, x) for x in values])
+        if op == "inq":
+            return pos
+        return lambda row: not pos(row)
+    if op == "between":
+        if not isinstance(value, (list, tuple)) or len(value) != 2:
+            raise FilterError(
+                f"{path}: expects exactly two values [low, high] (inclusive), got {value!r}"
+            )
+        if value[0] is None or value[1] is None:
+            raise FilterError(f"{path}: bounds cannot be None, got {value!r}")
+        lo = _coerce_value(prop, value[0], f"{path}[0]")
+        hi = _coerce_value(prop, value[1], f"{path}[1]")
+        return lambda row: _gte(v := get(row), lo) and _lte(v, hi)
+    if op in ("like", "nlike", "ilike"):
+        rx = _like_regex(value, path, ignore_case=op == "ilike")
+        match = rx.search if isinstance(value, re.Pattern) else rx.fullmatch
+
+        def pos(row: Row) -> bool:
+            v = get(row)
+            return isinstance(v, str) and match(v) is not None
+
+        if op == "nlike":
+            return lambda row: not pos(row)
+        return pos
+    raise FilterError(  # pragma: no cover - guarded by the caller
+        f"{path}: unknown operator {op!r}"
+    )
+
+
+def _any_of(preds: list[Predicate]) -> Predicate:
+    return lambda row: any(p(row) for p in preds)
+
+
+def _all_of(preds: list[Predicate]) -> Predicate:
+    if len(preds) == 1:
+        return preds[0]
+    return lambda row: all(p(row) for p in preds)
+
+
+def _always(row: Row) -> bool:
+    return True
+
+
+def compile_where(cls: type[Model], where: Any, path: str = "where") -> Predicate:
+    """Compile a LoopBack ``where`` into ``predicate(row) -> bool``; FilterError if malformed."""
+    if where is None:
+        return _always
+    if not isinstance(where, Mapping):
+        raise FilterError(
+            f"{path} must be a dict such as {{'name': 'Ann'}} or "
+            f"{{'age': {{'gt': 30}}}}, got {where!r:.80}"
+        )
+    preds: list[Predicate] = []
+    for key, cond in where.items():
+        if not isinstance(key, str):
+            raise FilterError(f"{path}: keys must be property names (str), got {key!r}")
+        if key in _LOGICAL:
+            sub_path = f"{path}.{key}"
+            if not isinstance(cond, (list, tuple)) or not cond:
+                raise FilterError(
+                    f"{sub_path} expects a non-empty list of where dicts, got {cond!r:.80}"
+                )
+            subs = [compile_where(cls, c, f"{sub_path}[{i}]") for i, c in enumerate(cond)]
+            preds.append(_all_of(subs) if key == "and" else _any_of(subs))
+            continue
+        if key in _OPS:
+            raise FilterError(
+                f"{path}: operator {key!r} must be nested under a property, "
+                f"e.g. {{'age': {{{key!r}: ...}}}}"
+            )
+        prop_path = f"{path}.{key}"
+        prop = _prop_for_path(cls, key, prop_path, "where")
+        get = _getter(tuple(key.split(".")))
+        if isinstance(cond, Mapping):
+            if not cond:
+                raise FilterError(f"{prop_path}: empty operator dict; e.g. {{'eq': 1}}")
+            for op, value in cond.items():
+                if op not in _OPS:
+                    raise FilterError(
+                        f"{prop_path}: unknown operator {op!r}; known operators: "
+                        f"{', '.join(OPERATORS)} (compare with a dict using {{'eq': {{...}}}})"
+                    )
+                preds.append(_operator(get, op, value, prop, f"{prop_path}.{op}"))
+        else:
+            preds.append(_equals(get, _coerce_value(prop, cond, prop_path)))
+    if not preds:
+        return _always
+    return _all_of(preds)
+
+
+def id_lookup(where: Any, id_name: str | None) -> tuple[bool, Any]:
+    """Return ``(True, id)`` when ``where`` is a plain equality on the id alone (O(1) path)."""
+    if id_name is None or type(where) is not dict or len(where) != 1:
+        return False, None
+    value = where.get(id_name, _MISSING)
+    if value is _MISSING:
+        return False, None
+    if isinstance(value, Mapping):
+        if len(value) == 1 and "eq" in value:
+            value = value["eq"]
+        else:
+            return False, None
+    if value is None or isinstance(value, (re.Pattern, bool, list, dict)):
+        return False, None
+    return True, value
+
+
+# --- order, fields, limit -------------------------------------------------------------
+
+_ORDER_RE = re.compile(r"\s*([^\s]+)(?:\s+(asc|desc))?\s*", re.IGNORECASE)
+
+
+def compile_order(cls: type[Model], order: Any) -> list[tuple[Callable[[Row], Any], bool, str]]:
+    """Parse ``order`` into ``[(getter, descending, path)]``; FilterError if malformed."""
+    if order is None:
+        return []
+    items = [order] if isinstance(order, str) else order
+    if not isinstance(items, (list, tuple)):
+        raise FilterError(
+            f"order must be 'prop', 'prop ASC', 'prop DESC' or a list of them, got {order!r:.80}"
+        )
+    out = []
+    for i, item in enumerate(items):
+        where_path = "order" if isinstance(order, str) else f"order[{i}]"
+        m = _ORDER_RE.fullmatch(item) if isinstance(item, str) else None
+        if m is None:
+            raise FilterError(
+                f"{where_path}: {item!r} is not 'prop', 'prop ASC' or 'prop DESC'; e.g. 'age DESC'"
+            )
+        prop_path = m.group(1)
+        _prop_for_path(cls, prop_path, where_path, "order")
+        desc = (m.group(2) or "asc").lower() == "desc"
+        out.append((_getter(tuple(prop_path.split("."))), desc, prop_path))
+    return out
+
+
+def sort_rows(rows: list[Row], keys: list[tuple[Callable[[Row], Any], bool, str]]) -> list[Row]:
+    """Sort rows by the order keys (stable; missing values last in both directions)."""
+    for get, desc, path in reversed(keys):
+        present = [r for r in rows if get(r) is not None]
+        missing = [r for r in rows if get(r) is None]
+        try:
+            present.sort(key=get, reverse=desc)
+        except TypeError as exc:
+            kinds = sorted({type(get(r)).__name__ for r in present})
+            raise FilterError(
+                f"order: cannot order by {path!r}: its values have types that do not "
+                f"compare ({', '.join(kinds)}): {exc}"
+            ) from None
+        rows = present + missing  # reverse=True keeps ties in their original order
+    return rows
+
+
+def parse_fields(cls: type[Model], fields: Any) -> tuple[list[str] | None, frozenset[str]]:
+    """Return ``(names to keep or None for all, names to drop)``; FilterError if malformed.
+
+    ``fields`` is a list of names, or a dict ``{"name": True}`` (only those) /
+    ``{"secret": False}`` (all but those).
+    """
+    if fields is None:
+        return None, frozenset()
+    props = cls.definition.properties
+    strict = cls.definition.settings.get("strict", False)
+
+    def check(name: Any, path: str) -> str:
+        if not isinstance(name, str) or not name:
+            raise FilterError(f"{path}: field names must be non-empty str, got {name!r}")
+        if strict and name not in props:
+            raise FilterError(
+                f"{path}: unknown property {name!r} (model {cls.model_name!r} is strict; "
+                f"its properties: {', '.join(props)})"
+            )
+        return name
+
+    if isinstance(fields, Mapping):
+        include: list[str] = []
+        exclude: list[str] = []
+        for name, flag in fields.items():
+            check(name, f"fields.{name}")
+            if not isinstance(flag, bool):
+                raise FilterError(f"fields.{name}: expects True or False, got {flag!r}")
+            (include if flag else exclude).append(name)
+        return (include or None), frozenset(exclude)
+    if isinstance(fields, (list, tuple)):
+        names = [check(n, f"fields[{i}]") for i, n in enumerate(fields)]
+        return (list(dict.fromkeys(names)) or None), frozenset()
+    if isinstance(fields, str):
+        return [check(fields, "fields")], frozenset()
+    raise FilterError(
+        f"fields must be a list of property names or a dict such as {{'name': True}}, "
+        f"got {fields!r:.80}"
+    )
+
+
+def parse_limit(value: Any, name: str) -> int | None:
+    """Return a validated ``limit``/``skip`` (a non-negative int or None); FilterError."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise FilterError(f"{name} must be a non-negative int or None, got {value!r}")
+    return value

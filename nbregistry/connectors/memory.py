@@ -1,0 +1,964 @@
+"""The embedded memory connector: rows per model, LoopBack filters, optional JSON file.
+
+Rows belong to the DataSource and are keyed by model name. Each model's table is a dict
+``{id: row}`` (insertion ordered), so a lookup by id is O(1) and the default order is
+creation order. Stored rows are plain dicts of validated values; every instance handed
+out is a copy.
+
+Decisions (DESIGN §4b leaves them open):
+
+* A redefined model (new class, same name, same DataSource) keeps the rows: the first
+  data access through the new class re-validates them against the new definition (new
+  properties get their default or None). If a row no longer fits, that access raises
+  ValidationError naming the row ids; ``Model.destroy_all()`` (no ``where``) still works.
+  The old class stops working (ModelNotFoundError): use the new one.
+* Releasing rows (``ds.disconnect()``, ``registry.cleanup_tenant()``, ``clear()``) and
+  removing a model (``ds.delete_model(name)``) drop them from memory. A file-backed store
+  keeps them on disk and reloads them when a model of that name is used again.
+* A file-backed store (``file=`` or ``path=``, JSON) loads lazily per model and is
+  rewritten atomically (temp file + ``os.replace``) after every write; if the write
+  fails, the in-memory change is rolled back and PersistenceError is raised.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import datetime as _dt
+import json
+import os
+import tempfile
+import threading
+import weakref
+from collections.abc import Iterable, Mapping
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from ..errors import FilterError, ModelNotFoundError, PersistenceError, ValidationError
+from .base import Connector
+from .filters import (
+    compile_order,
+    compile_where,
+    id_lookup,
+    parse_fields,
+    parse_limit,
+    sort_rows,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..model import Model
+
+__all__ = ["FILE_FORMAT", "MemoryConnector"]
+
+Row = dict[str, Any]
+
+#: The ``format`` marker of a JSON store file.
+FILE_FORMAT = "nbregistry.memory"
+FILE_VERSION = 1
+
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), _dt.datetime, _dt.date, bytes})
+_MISSING: Any = object()
+_GENERATED_ID_TYPES = ("integer", "number", "any", "string")
+
+
+def _copy_value(v: Any) -> Any:
+    return v if type(v) in _IMMUTABLE else copy.deepcopy(v)
+
+
+def _plain(v: Any) -> Any:
+    """Return ``v`` with embedded model instances turned into dicts (a deep copy)."""
+    t = type(v)
+    if t in _IMMUTABLE:
+        return v
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    d = getattr(v, "__dict__", None)
+    if d is not None and hasattr(t, "definition") and hasattr(t, "model_name"):
+        return {k: _plain(x) for k, x in d.items()}
+    return copy.deepcopy(v)
+
+
+class _Table:
+    """The rows of one model: ``{id: row}`` plus id generation and the encoded cache."""
+
+    __slots__ = ("cls", "encoded", "extras", "flat", "id_name", "next_id", "rows")
+
+    def __init__(self, cls: type[Model]) -> None:
+        self.cls = cls
+        self.rows: dict[Any, Row] = {}
+        self.next_id = 1
+        self.id_name: str | None = cls.definition.id_property
+        # True while every stored value is immutable (then a copy is ``row.copy()``).
+        self.flat = True
+        # keys outside the definition seen in stored rows (non-strict models), in order.
+        self.extras: dict[str, None] = {}
+        # id → JSON-ready row, kept only for file-backed stores.
+        self.encoded: dict[Any, Any] = {}
+
+
+class MemoryConnector(Connector):
+    """The embedded store behind ``DataSource("memory")`` (one per DataSource).
+
+    Settings: ``file=``/``path=`` (optional) persists the store to a JSON file.
+    Thread-safe: every read and write of the rows holds one re-entrant lock. Raises
+    PersistenceError for an unusable file, TypeError for a non-path ``file=``.
+    """
+
+    name = "memory"
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        super().__init__(settings)
+        self._lock = threading.RLock()
+        self._tables: dict[str, _Table] = {}
+        self._data_source: Any = None
+        self._subscription: Any = None
+        self._path = _file_setting(settings)
+        # model name → {"next_id": int, "rows": [encoded row, ...]} loaded from the file
+        # but not yet used through a model class.
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._loaded = False
+        if self._path is not None:
+            self._load()
+
+    # --- plumbing --------------------------------------------------------------------
+
+    @property
+    def path(self) -> str | None:
+        """Return the backing file, or None for a purely in-memory store."""
+        return self._path
+
+    def bind(self, data_source: Any) -> None:
+        """Remember the owning DataSource."""
+        super().bind(data_source)
+        self._data_source = weakref.ref(data_source)
+
+    def release(self) -> None:
+        """Drop every row from memory (a file keeps them on disk, reloaded on next use)."""
+        with self._lock:
+            self._tables = {}
+            self._pending = {}
+            self._loaded = False
+            sub, self._subscription = self._subscription, None
+        if sub is not None:
+            sub.close()
+
+    def model_names(self) -> list[str]:
+        """Return the names of models holding rows (in memory or, unloaded, in the file)."""
+        with self._lock:
+            return list(self._tables) + [n for n in self._pending if n not in self._tables]
+
+    def row_count(self) -> int:
+        """Return how many rows the store holds in memory."""
+        with self._lock:
+            return sum(len(t.rows) for t in self._tables.values())
+
+    def _owner_ds(self) -> Any:
+        return None if self._data_source is None else self._data_source()
+
+    def _table(self, cls: type[Model]) -> _Table:
+        """Return the table of ``cls`` (creating, loading or migrating it); see module doc."""
+        name = cls.model_name
+        owner = cls._nbr_owner
+        if owner is None or owner._index.get(name) is not cls:
+            ds = self._owner_ds()
+            where = f" of DataSource {ds.name!r}" if ds is not None else ""
+            raise ModelNotFoundError(
+                f"model class {name!r}{where} is no longer registered (it was removed, "
+                "redefined, or its DataSource was disconnected or cleaned up); use the "
+                f"current class (ds.models.{name}) or define it again"
+            )
+        t = self._tables.get(name)
+        if t is not None and t.cls is cls:
+            return t
+        with self._lock:
+            t = self._tables.get(name)
+            if t is not None and t.cls is cls:
+                return t
+            if not self._loaded and self._path is not None:
+                self._load()
+            if t is None:
+                t = self._hydrate(cls, self._pending.get(name))
+                self._pending.pop(name, None)
+            else:
+                t = self._migrate(cls, t)
+            self._tables[name] = t
+            self._ensure_subscribed()
+            return t
+
+    def _hydrate(self, cls: type[Model], raw: dict[str, Any] | None) -> _Table:
+        """Build a table for ``cls`` from rows loaded from the file (or an empty one)."""
+        t = _Table(cls)
+        if raw is None:
+            return t
+        assert self._path is not None
+        errors: list[tuple[str, str]] = []
+        rows: list[Row] = []
+        for i, enc in enumerate(raw["rows"]):
+            try:
+                data = _decode(enc)
+            except ValueError as exc:
+                raise PersistenceError(
+                    f"{self._path}: row {i} of model {cls.model_name!r} is corrupt ({exc}); "
+                    "the file was left untouched"
+                ) from None
+            values, errs = cls._validate(data)
+            label = data.get(t.id_name, i) if t.id_name else i
+            errors.extend((f"[{label!r}].{p}", m) for p, m in errs)
+            rows.append(values)
+        if errors:
+            shown = "; ".join(f"{p}: {m}" for p, m in errors[:5])
+            more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+            raise PersistenceError(
+                f"{self._path}: stored rows of model {cls.model_name!r} do not fit its "
+                f"current definition: {shown}{more}; fix the definition, or use another "
+                "file; the file was left untouched"
+            )
+        t.next_id = raw["next_id"]
+        self._put_rows(t, rows, fresh=True)
+        return t
+
+    def _migrate(self, cls: type[Model], old: _Table) -> _Table:
+        """Re-validate the rows of a redefined model against its new class."""
+        t = _Table(cls)
+        t.next_id = old.next_id
+        errors: list[tuple[str, str]] = []
+        rows: list[Row] = []
+        for key, row in old.rows.items():
+            values, errs = cls._validate({k: _plain(v) for k, v in row.items()})
+            errors.extend((f"[{key!r}].{p}", m) for p, m in errs)
+            if t.id_name is not None and values.get(t.id_name) is None:
+                values[t.id_name] = key
+            rows.append(values)
+        if errors:
+            raise ValidationError(
+                cls.model_name,
+                [
+                    *errors[:20],
+                    (
+                        "(rows)",
+                        "stored rows do not fit the redefined model; fix the definition "
+                        f"or call {cls.model_name}.destroy_all() to drop them",
+                    ),
+                ],
+            )
+        if t.id_name is None or old.id_name != t.id_name:
+            t.next_id = 1
+            keyed = None
+        else:
+            keyed = list(old.rows)
+        self._put_rows(t, rows, fresh=True, keys=keyed)
+        return t
+
+    def _ensure_subscribed(self) -> None:
+        """Follow registry removals so ``delete_model`` drops that model's rows."""
+        if self._subscription is not None:
+            return
+        ds = self._owner_ds()
+        if ds is None:
+            return
+        ref = weakref.ref(self)
+        ds_ref = weakref.ref(ds)
+
+        def on_event(event: Any) -> None:
+            store = ref()
+            if store is None or event.kind != "removed" or event.owner is None:
+                return
+            if event.owner is not ds_ref():
+                return
+            store._on_model_removed(event.model_name)
+
+        self._subscription = ds.registry.subscribe(on_event)
+
+    def _on_model_removed(self, name: str) -> None:
+        with self._lock:
+            t = self._tables.get(name)
+            if t is None:
+                return
+            owner = t.cls._nbr_owner
+            if owner is not None and owner._index.get(name) is t.cls:
+                return  # still registered (e.g. taken over by an App): keep the rows
+            ds = self._owner_ds()
+            if ds is not None and name in ds._index:
+                return  # redefined: the new class migrates the rows on first use
+            del self._tables[name]
+            if self._path is not None and self._loaded:
+                # Keep the rows on disk; they come back if the model is used again.
+                self._pending[name] = {"next_id": t.next_id, "rows": list(t.encoded.values())}
+
+    # --- rows --------------------------------------------------------------------------
+
+    def _store_row(self, t: _Table, values: Row) -> Row:
+        """Return the stored form of validated values (private copies of mutable values)."""
+        row: Row = {}
+        props = t.cls.definition.properties
+        for k, v in values.items():
+            if type(v) not in _IMMUTABLE:
+                t.flat = False
+                v = copy.deepcopy(v)
+            if k not in props:
+                t.extras[k] = None
+            row[k] = v
+        return row
+
+    def _put_rows(
+        self, t: _Table, rows: list[Row], *, fresh: bool, keys: list[Any] | None = None
+    ) -> None:
+        """Store already-validated rows with their ids (used by load and migration)."""
+        id_name = t.id_name
+        for i, values in enumerate(rows):
+            row = self._store_row(t, values)
+            if keys is not None:
+                key = keys[i]
+            elif id_name is not None and row.get(id_name) is not None:
+                key = row[id_name]
+            else:
+                key = self._next_key(t, None)
+                if id_name is not None:
+                    row[id_name] = key
+            t.rows[key] = row
+            if isinstance(key, int) and not isinstance(key, bool) and key >= t.next_id:
+                t.next_id = key + 1
+            if self._path is not None:
+                t.encoded[key] = self._encode_row(t, key, row)
+
+    def _next_key(self, t: _Table, taken: Any) -> Any:
+        id_prop = None if t.id_name is None else t.cls.definition.properties[t.id_name]
+        as_str = id_prop is not None and id_prop.type == "string"
+        while True:
+            n = t.next_id
+            t.next_id += 1
+            key: Any = str(n) if as_str else n
+            if key not in t.rows and (taken is None or key not in taken):
+                return key
+
+    def _instance(self, cls: type[Model], row: Row, flat: bool) -> Model:
+        inst = object.__new__(cls)
+        inst.__dict__ = row.copy() if flat else {k: _copy_value(v) for k, v in row.items()}
+        return inst
+
+    def _partial(
+        self, cls: type[Model], row: Row, include: list[str] | None, exclude: frozenset[str]
+    ) -> Model:
+        inst = object.__new__(cls)
+        if include is not None:
+            data = {k: _copy_value(row[k]) for k in include if k in row}
+        else:
+            data = {k: _copy_value(v) for k, v in row.items() if k not in exclude}
+        inst.__dict__ = data
+        return inst
+
+    # --- writes --------------------------------------------------------------------------
+
+    def _commit(self, t: _Table, puts: dict[Any, Row], deletes: Iterable[Any] = ()) -> None:
+        """Apply puts/deletes (lock held, all validated); save; roll back if saving fails."""
+        if self._path is None:
+            t.rows.update(puts)
+            for key in deletes:
+                t.rows.pop(key, None)
+            return
+        enc = {key: self._encode_row(t, key, row) for key, row in puts.items()}
+        old_rows, old_enc, old_next = t.rows.copy(), t.encoded.copy(), t.next_id
+        t.rows.update(puts)
+        t.encoded.update(enc)
+        for key in deletes:
+            t.rows.pop(key, None)
+            t.encoded.pop(key, None)
+        try:
+            self._save()
+        except PersistenceError:
+            t.rows, t.encoded, t.next_id = old_rows, old_enc, old_next
+            raise
+
+    def create(
+        self, cls: type[Model], items: list[Mapping[str, Any]], *, bulk: bool = True
+    ) -> list[Model]:
+        """Validate and store rows all-or-nothing; return copies. ValidationError."""
+        t = self._table(cls)
+        errors: list[tuple[str, str]] = []
+        validated: list[Row] = []
+        validate = cls._validate
+        for i, data in enumerate(items):
+            values, errs = validate(data)
+            if errs:
+                if bulk:
+                    errors.extend((f"[{i}].{p}", m) for p, m in errs)
+                else:
+                    errors.extend(errs)
+            validated.append(values)
+        if errors:
+            raise ValidationError(cls.model_name, errors)
+        id_name = t.id_name
+        with self._lock:
+            next_before = t.next_id
+            puts: dict[Any, Row] = {}
+            try:
+                for i, values in enumerate(validated):
+                    key = None if id_name is None else values.get(id_name)
+                    if key is None:
+                        key = self._new_id(t, puts, i, bulk)
+                        if id_name is not None:
+                            values[id_name] = key
+                    else:
+                        self._check_new_id(t, key, puts, i, bulk)
+                        if isinstance(key, int) and not isinstance(key, bool):
+                            t.next_id = max(t.next_id, key + 1)
+                    puts[key] = self._store_row(t, values)
+                self._commit(t, puts)
+            except BaseException:
+                t.next_id = next_before
+                raise
+            flat = t.flat
+            return [self._instance(cls, row, flat) for row in puts.values()]
+
+    def _new_id(self, t: _Table, puts: dict[Any, Row], i: int, bulk: bool) -> Any:
+        if t.id_name is not None:
+            id_prop = t.cls.definition.properties[t.id_name]
+            if id_prop.type not in _GENERATED_ID_TYPES:
+                where = f"[{i}].{t.id_name}" if bulk else t.id_name
+                raise ValidationError(
+                    t.cls.model_name,
+                    [(where, f"is required: ids of type {id_prop.describe()} are not generated")],
+                )
+        return self._next_key(t, puts)
+
+    def _check_new_id(self, t: _Table, key: Any, puts: dict[Any, Row], i: int, bulk: bool) -> None:
+        where = f"[{i}].{t.id_name}" if bulk else str(t.id_name)
+        try:
+            clash = key in t.rows or key in puts
+        except TypeError:
+            raise ValidationError(
+                t.cls.model_name, [(where, f"an id must be hashable, got {key!r}")]
+            ) from None
+        if clash:
+            what = "an existing row" if key in t.rows else "another row of this batch"
+            raise ValidationError(
+                t.cls.model_name,
+                [(where, f"duplicate id {key!r}: {what} has it; nothing was written")],
+            )
+
+    def save(self, inst: Model) -> None:
+        """Insert or replace the instance's row by id; refresh the instance. ValidationError."""
+        cls = type(inst)
+        t = self._table(cls)
+        id_name = t.id_name
+        with self._lock:
+            key = None if id_name is None else inst.__dict__.get(id_name)
+            base = t.rows.get(key) if key is not None else None
+            data = dict(inst.__dict__)
+            if base is not None:
+                # A partial instance (find(fields=...)) only overwrites what it holds.
+                data = {**{k: _plain(v) for k, v in base.items()}, **data}
+            values, errs = cls._validate(data)
+            if errs:
+                raise ValidationError(cls.model_name, errs)
+            next_before = t.next_id
+            try:
+                if key is None:
+                    key = self._new_id(t, {}, 0, False)
+                    if id_name is not None:
+                        values[id_name] = key
+                elif base is None:
+                    self._check_new_id(t, key, {}, 0, False)
+                    if isinstance(key, int) and not isinstance(key, bool):
+                        t.next_id = max(t.next_id, key + 1)
+                row = self._store_row(t, values)
+                self._commit(t, {key: row})
+            except BaseException:
+                t.next_id = next_before
+                raise
+            inst.__dict__.clear()
+            inst.__dict__.update({k: _copy_value(v) for k, v in row.items()})
+
+    def delete(self, inst: Model) -> bool:
+        """Delete the instance's row by id; return True if a row was deleted. TypeError."""
+        cls = type(inst)
+        t = self._table(cls)
+        if t.id_name is None:
+            raise TypeError(
+                f"model {cls.model_name!r} has no id property, so an instance cannot name "
+                "its row; use destroy_all(where) instead"
+            )
+        key = inst.__dict__.get(t.id_name)
+        with self._lock:
+            try:
+                present = key is not None and key in t.rows
+            except TypeError:
+                present = False
+            if not present:
+                return False
+            self._commit(t, {}, [key])
+            return True
+
+    def update_all(self, cls: type[Model], where: Any, data: Mapping[str, Any]) -> int:
+        """Set ``data`` on every matching row (all-or-nothing); return the count.
+
+        Raises FilterError, ValidationError (nothing written), TypeError for a non-dict.
+        """
+        if not isinstance(data, Mapping):
+            raise TypeError(
+                f"update_all(where, data): data must be a dict of property values, got {data!r:.80}"
+            )
+        t = self._table(cls)
+        pred = compile_where(cls, where)
+        if t.id_name is not None and t.id_name in data:
+            raise ValidationError(
+                cls.model_name,
+                [(t.id_name, "ids cannot be changed by update_all; create a new row instead")],
+            )
+        from ..model import _check_value
+
+        props = cls.definition.properties
+        strict = cls.definition.settings.get("strict", False)
+        errors: list[tuple[str, str]] = []
+        changes: Row = {}
+        for key, value in data.items():
+            prop = props.get(key) if isinstance(key, str) else None
+            if prop is None:
+                if strict or not isinstance(key, str):
+                    errors.append(
+                        (str(key), f"unknown property (model {cls.model_name!r} is strict)")
+                    )
+                else:
+                    changes[key] = value
+            else:
+                changes[key] = _check_value(prop, value, key, errors)
+        if errors:
+            raise ValidationError(cls.model_name, errors)
+        with self._lock:
+            puts = {}
+            for key, row in self._select(t, where, pred):
+                new = dict(row)
+                new.update(self._store_row(t, changes))
+                puts[key] = new
+            if puts:
+                self._commit(t, puts)
+            return len(puts)
+
+    def destroy_all(self, cls: type[Model], where: Any = None) -> int:
+        """Delete every matching row (all rows when ``where`` is None); return the count."""
+        if where is None:
+            self._table_check_registered(cls)
+            with self._lock:
+                t = self._tables.get(cls.model_name)
+                if t is None or t.cls is not cls:
+                    # No migration needed to drop everything (works for rows that no
+                    # longer fit a redefined model).
+                    self._table_unchecked(cls)
+                t = self._tables[cls.model_name]
+                n = len(t.rows)
+                if n:
+                    self._commit(t, {}, list(t.rows))
+                return n
+        t = self._table(cls)
+        pred = compile_where(cls, where)
+        with self._lock:
+            keys = [key for key, _ in self._select(t, where, pred)]
+            if keys:
+                self._commit(t, {}, keys)
+            return len(keys)
+
+    def _table_unchecked(self, cls: type[Model]) -> None:
+        """Give ``cls`` a table holding the same keys without validating (destroy_all)."""
+        self._table_check_registered(cls)
+        if not self._loaded and self._path is not None:
+            self._load()
+        name = cls.model_name
+        t = _Table(cls)
+        old = self._tables.get(name)
+        if old is not None:
+            t.rows, t.encoded, t.next_id = old.rows, old.encoded, old.next_id
+        else:
+            raw = self._pending.pop(name, None)
+            if raw is not None:
+                t.next_id = raw["next_id"]
+                t.rows = {i: {} for i in range(len(raw["rows"]))}
+                t.encoded = dict.fromkeys(t.rows)
+        self._tables[name] = t
+        self._ensure_subscribed()
+
+    def _table_check_registered(self, cls: type[Model]) -> None:
+        owner = cls._nbr_owner
+        if owner is None or owner._index.get(cls.model_name) is not cls:
+            self._table(cls)  # raises the "no longer registered" error
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def _select(self, t: _Table, where: Any, pred: Any) -> list[tuple[Any, Row]]:
+        """Return ``[(key, row)]`` matching (lock held); O(1) for an equality on the id."""
+        is_id, value = id_lookup(where, t.id_name)
+        if is_id:
+            try:
+                row = t.rows.get(value)
+            except TypeError:
+                row = None
+            return [] if row is None or not pred(row) else [(value, row)]
+        if where is None:
+            return list(t.rows.items())
+        return [(k, r) for k, r in t.rows.items() if pred(r)]
+
+    def _query(
+        self,
+        cls: type[Model],
+        where: Any,
+        order: Any,
+        limit: Any,
+        skip: Any,
+    ) -> tuple[_Table, list[Any], list[Row]]:
+        """Return the table, keys and rows matching a filter, ordered and sliced."""
+        t = self._table(cls)
+        pred = compile_where(cls, where)
+        keys_order = compile_order(cls, order)
+        lim = parse_limit(limit, "limit")
+        off = parse_limit(skip, "skip") or 0
+        with self._lock:
+            if keys_order:
+                pairs = self._select(t, where, pred)
+                by_id = {id(r): k for k, r in pairs}
+                rows = sort_rows([r for _, r in pairs], keys_order)
+                stop = None if lim is None else off + lim
+                rows = rows[off:stop]
+                return t, [by_id[id(r)] for r in rows], rows
+            is_id, _ = id_lookup(where, t.id_name)
+            stop = None if lim is None else off + lim
+            if is_id:
+                pairs = self._select(t, where, pred)[off:stop]
+            elif where is None:
+                pairs = list(islice(t.rows.items(), off, stop))
+            else:
+                gen = ((k, r) for k, r in t.rows.items() if pred(r))
+                pairs = list(islice(gen, off, stop))
+            return t, [k for k, _ in pairs], [r for _, r in pairs]
+
+    def find(
+        self,
+        cls: type[Model],
+        where: Any = None,
+        order: Any = None,
+        limit: Any = None,
+        skip: Any = None,
+        fields: Any = None,
+    ) -> list[Model]:
+        """Return copies of the matching rows as instances; FilterError for a bad filter."""
+        include, exclude = parse_fields(cls, fields)
+        t, _, rows = self._query(cls, where, order, limit, skip)
+        if include is None and not exclude:
+            flat = t.flat
+            return [self._instance(cls, r, flat) for r in rows]
+        return [self._partial(cls, r, include, exclude) for r in rows]
+
+    def find_by_id(self, cls: type[Model], id_value: Any) -> Model | None:
+        """Return a copy of the row with that id, or None; TypeError without an id property."""
+        t = self._table(cls)
+        if t.id_name is None:
+            raise TypeError(
+                f"model {cls.model_name!r} has no id property (id_injection is off and no "
+                "property has id=True); use find_one(where) instead"
+            )
+        try:
+            row = t.rows.get(id_value)
+        except TypeError:
+            raise FilterError(f"find_by_id: an id must be hashable, got {id_value!r}") from None
+        return None if row is None else self._instance(cls, row, t.flat)
+
+    def count(self, cls: type[Model], where: Any = None) -> int:
+        """Return how many rows match ``where``; FilterError for a bad filter."""
+        t = self._table(cls)
+        if where is None:
+            return len(t.rows)
+        pred = compile_where(cls, where)
+        with self._lock:
+            is_id, _ = id_lookup(where, t.id_name)
+            if is_id:
+                return len(self._select(t, where, pred))
+            return sum(1 for r in t.rows.values() if pred(r))
+
+    def to_frame(
+        self,
+        cls: type[Model],
+        where: Any = None,
+        order: Any = None,
+        limit: Any = None,
+        skip: Any = None,
+        fields: Any = None,
+    ) -> pd.DataFrame:
+        """Return matching rows as a DataFrame: ids as index, columns in property order."""
+        include, exclude = parse_fields(cls, fields)
+        t, keys, rows = self._query(cls, where, order, limit, skip)
+        return rows_frame(t, keys, rows, include, exclude)
+
+    # --- persistence ---------------------------------------------------------------------
+
+    def _encode_row(self, t: _Table, key: Any, row: Row) -> Any:
+        try:
+            return _encode(row)
+        except TypeError as exc:
+            raise PersistenceError(
+                f"cannot store row {key!r} of model {t.cls.model_name!r} in {self._path}: "
+                f"{exc}; nothing was written"
+            ) from None
+
+    def _load(self) -> None:
+        """Read the file into ``_pending``; PersistenceError naming the file if unusable."""
+        path = self._path
+        assert path is not None
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            self._pending = {}
+            self._loaded = True
+            return
+        except OSError as exc:
+            raise PersistenceError(f"cannot read memory store file {path!r}: {exc}") from None
+        if not raw.strip():
+            self._pending = {}
+            self._loaded = True
+            return
+        hint = "the file was left untouched; move it away or choose another file="
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+        except ValueError as exc:
+            raise PersistenceError(
+                f"{path!r} is not a JSON nbregistry memory store ({exc}); {hint}"
+            ) from None
+        if not isinstance(doc, dict) or doc.get("format") != FILE_FORMAT:
+            raise PersistenceError(
+                f"{path!r} is not an nbregistry memory store (no "
+                f"'format': {FILE_FORMAT!r} marker); {hint}"
+            )
+        if doc.get("version") != FILE_VERSION:
+            raise PersistenceError(
+                f"{path!r} has store version {doc.get('version')!r}; this nbregistry reads "
+                f"version {FILE_VERSION}; {hint}"
+            )
+        models = doc.get("models")
+        if not isinstance(models, dict):
+            raise PersistenceError(f"{path!r}: 'models' must be an object; {hint}")
+        pending: dict[str, dict[str, Any]] = {}
+        for name, entry in models.items():
+            ok = (
+                isinstance(entry, dict)
+                and isinstance(entry.get("rows"), list)
+                and all(isinstance(r, dict) for r in entry["rows"])
+                and isinstance(entry.get("next_id"), int)
+                and not isinstance(entry.get("next_id"), bool)
+            )
+            if not ok:
+                raise PersistenceError(
+                    f"{path!r}: the entry of model {name!r} is malformed (expected "
+                    "{'next_id': int, 'rows': [objects]}); " + hint
+                )
+            pending[name] = {"next_id": entry["next_id"], "rows": entry["rows"]}
+        self._pending = pending
+        self._loaded = True
+
+    def _save(self) -> None:
+        """Write the whole store to the file atomically; PersistenceError on failure."""
+        path = self._path
+        assert path is not None
+        models: dict[str, Any] = {}
+        for name, raw in self._pending.items():
+            models[name] = raw
+        for name, t in self._tables.items():
+            models[name] = {"next_id": t.next_id, "rows": list(t.encoded.values())}
+        doc = {"format": FILE_FORMAT, "version": FILE_VERSION, "models": models}
+        text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+        _atomic_write(path, text)
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+def _file_setting(settings: Mapping[str, Any]) -> str | None:
+    file = settings.get("file")
+    path = settings.get("path")
+    if file is not None and path is not None and os.fspath(file) != os.fspath(path):
+        raise PersistenceError(
+            f"give the memory store file as file= or path=, not both (got file={file!r}, "
+            f"path={path!r})"
+        )
+    value = file if file is not None else path
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+        raise TypeError(
+            f"file=/path= must be a file path (str or os.PathLike), got {value!r}; "
+            "e.g. DataSource('memory', file='crm.json')"
+        )
+    out = os.fspath(value)
+    if not isinstance(out, str):
+        out = os.fsdecode(out)
+    return out
+
+
+def _atomic_write(path: str, text: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise PersistenceError(f"cannot write memory store file {path!r}: {exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise PersistenceError(f"cannot write memory store file {path!r}: {exc}") from None
+
+
+_TAGS = ("$date", "$day", "$bytes", "$dict")
+
+
+def _encode(v: Any) -> Any:
+    """Return a JSON-ready form of a stored value; TypeError naming what cannot be stored."""
+    t = type(v)
+    if v is None or t in (str, int, float, bool):
+        return v
+    if t is _dt.datetime:
+        return {"$date": v.isoformat()}
+    if t is _dt.date:
+        return {"$day": v.isoformat()}
+    if t in (bytes, bytearray):
+        return {"$bytes": base64.b64encode(bytes(v)).decode("ascii")}
+    if isinstance(v, (list, tuple)):
+        return [_encode(x) for x in v]
+    if isinstance(v, dict):
+        out = {}
+        for k, x in v.items():
+            if not isinstance(k, str):
+                raise TypeError(f"a JSON file can only store str dict keys, got {k!r}")
+            out[k] = _encode(x)
+        if len(out) == 1 and next(iter(out)) in _TAGS:
+            return {"$dict": out}
+        return out
+    d = getattr(v, "__dict__", None)
+    if d is not None and hasattr(t, "definition") and hasattr(t, "model_name"):
+        return _encode(dict(d))
+    raise TypeError(
+        f"a JSON file cannot store {v!r:.60} ({t.__name__}); store str, numbers, bool, "
+        "None, dates, bytes, lists and dicts"
+    )
+
+
+def _decode(v: Any) -> Any:
+    """Invert :func:`_encode`; ValueError for a malformed tag."""
+    if isinstance(v, list):
+        return [_decode(x) for x in v]
+    if isinstance(v, dict):
+        if len(v) == 1:
+            tag, x = next(iter(v.items()))
+            if tag == "$date":
+                return _dt.datetime.fromisoformat(x)
+            if tag == "$day":
+                return _dt.date.fromisoformat(x)
+            if tag == "$bytes":
+                return base64.b64decode(x.encode("ascii"), validate=True)
+            if tag == "$dict":
+                if not isinstance(x, dict):
+                    raise ValueError(f"bad $dict value {x!r:.40}")
+                return {k: _decode(y) for k, y in x.items()}
+        return {k: _decode(y) for k, y in v.items()}
+    return v
+
+
+# --- DataFrames -------------------------------------------------------------------------
+
+
+def rows_frame(
+    t: _Table,
+    keys: list[Any],
+    rows: list[Row],
+    include: list[str] | None,
+    exclude: frozenset[str],
+) -> pd.DataFrame:
+    """Build the DataFrame of ``rows``: typed columns in property order, ids as the index."""
+    import numpy as np
+    import pandas as pd
+
+    props = t.cls.definition.properties
+    id_name = t.id_name
+    if include is not None:
+        names = [n for n in include if n != id_name]
+    else:
+        names = [n for n in props if n != id_name and n not in exclude]
+        if t.extras:
+            seen: dict[str, None] = {}
+            for r in rows:
+                if len(r) > len(props):
+                    for k in r:
+                        if k not in props and k not in exclude:
+                            seen[k] = None
+            names.extend(seen)
+    columns: dict[str, Any] = {}
+    n = len(rows)
+    for name in names:
+        prop = props.get(name)
+        col = [r.get(name) for r in rows]
+        ptype = None if prop is None else prop.type
+        if ptype == "integer":
+            mask = np.fromiter((v is None for v in col), dtype=bool, count=n)
+            if mask.any():
+                col = [0 if v is None else v for v in col]
+            try:
+                values = np.array(col, dtype=np.int64)
+                columns[name] = pd.arrays.IntegerArray(values, mask)
+            except (OverflowError, TypeError, ValueError):
+                columns[name] = pd.Series(col, dtype=object)
+        elif ptype == "number":
+            columns[name] = np.array(col, dtype=np.float64)
+        elif ptype == "boolean":
+            if any(v is None for v in col):
+                columns[name] = pd.array(col, dtype="boolean")
+            else:
+                columns[name] = np.array(col, dtype=bool)
+        elif ptype == "date":
+            try:
+                columns[name] = pd.to_datetime(col).array
+            except (ValueError, TypeError):
+                columns[name] = pd.to_datetime(col, utc=True).array
+        elif ptype == "string":
+            columns[name] = col
+        else:
+            arr = np.empty(n, dtype=object)
+            if t.flat:
+                arr[:] = col
+            else:
+                for i, v in enumerate(col):
+                    arr[i] = _plain(v)
+            columns[name] = arr
+    index = pd.Index(keys, name=id_name)
+    if not keys:
+        index = pd.Index([], name=id_name, dtype="int64" if _int_ids(t) else object)
+    df = pd.DataFrame(columns, index=index, columns=names)
+    if not rows:
+        for name in names:
+            df[name] = df[name].astype(_empty_dtype(props.get(name)))
+    return df
+
+
+def _int_ids(t: _Table) -> bool:
+    if t.id_name is None:
+        return True
+    return t.cls.definition.properties[t.id_name].type in ("integer", "number", "any")
+
+
+def _empty_dtype(prop: Any) -> Any:
+    ptype = None if prop is None else prop.type
+    return {
+        "integer": "Int64",
+        "number": "float64",
+        "boolean": "bool",
+        "date": "datetime64[us]",
+        "string": "str",
+    }.get(ptype, object)  # type: ignore[arg-type]
