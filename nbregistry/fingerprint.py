@@ -165,7 +165,8 @@ def _leaf_key(name: str, spec: Any) -> Any:
         for v in spec.values():
             if type(v) not in _SCALARS and not (type(v) is type and v in PYTHON_TYPES):
                 return None
-        return (name, tuple(spec.items()))
+        # Value types are part of the key: 1 == True == 1.0 must not share an entry.
+        return (name, tuple((k, type(v), v) for k, v in spec.items()))
     return None
 
 
@@ -329,8 +330,6 @@ def normalize_properties(properties: Any, *, what: str = "properties") -> tuple[
 
 def normalize_with_fingerprint(properties: Any) -> tuple[tuple[NProp, ...], str]:
     """Return ``(normalised props, fingerprint)``; TypeError / DefinitionError as above."""
-    if properties is None:
-        properties = {}
     if not isinstance(properties, Mapping):
         raise TypeError(
             f"properties must be a mapping of property name → type spec, got "

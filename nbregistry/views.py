@@ -144,7 +144,7 @@ class ModelsView(Mapping[str, "type[Model]"]):
         self._owner._registry._delete(self._owner, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name.startswith("_") or isinstance(getattr(type(self), name, None), (_Method, property)):
+        if name.startswith("_") or isinstance(vars(type(self)).get(name), (_Method, property)):
             raise AttributeError(
                 f"cannot set {name!r} on a ModelsView; assign models by their name, "
                 "e.g. view.User = User"
