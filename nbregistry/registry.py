@@ -593,7 +593,7 @@ class ModelRegistry:
 
     @staticmethod
     def _set_owner_attrs(model: type[Model], owner: Any, as_app: bool) -> None:
-        if as_app:
+        if as_app or owner.owner_type == "app":
             type.__setattr__(model, "app", owner)
         elif owner.owner_type == "dataSource":
             type.__setattr__(model, "data_source", owner)
@@ -787,20 +787,25 @@ class ModelRegistry:
             code = _override.get() or self._session_tenant
         else:
             code = validate_tenant(tenant)
-        next(self._lookups)
         treg = self._tenants.get(code)
-        if treg is not None:
-            treg.last_accessed = _now()
+        if treg is not None and type(name) is str:
             hit = treg.by_name.get(name)
             if hit is not None:
+                next(self._lookups)
+                treg.last_accessed = _now()
                 if type(hit) is dict:
                     raise _ambiguous(name, code, hit)
                 return hit
-        return self._find_slow(name, code)
+        return self._find_slow(name, code, treg)
 
-    def _find_slow(self, name: object, code: str) -> type[Model] | None:
+    def _find_slow(
+        self, name: object, code: str, treg: TenantRegistry | None
+    ) -> type[Model] | None:
         if not isinstance(name, str):
-            raise TypeError(f"model name must be a str, got {name!r}")
+            raise TypeError(f"model name must be a str, got {name!r:.80}")
+        next(self._lookups)
+        if treg is not None:
+            treg.last_accessed = _now()
         if "." in name:
             owner_name, _, model_name = name.partition(".")
             for c in (code, GLOBAL_TENANT) if code != GLOBAL_TENANT else (code,):
@@ -902,12 +907,16 @@ class ModelRegistry:
     def get_model_for_owner(self, owner: Any, name: str) -> type[Model] | None:
         """Return the owner's model named ``name`` or None (O(1))."""
         next(self._lookups)
-        if owner is None or getattr(owner, "_registry", None) is not self:
+        try:
+            if owner._registry is not self:
+                return None
+            index = owner._index
+            treg = self._tenants.get(owner.tenant)
+        except AttributeError:  # None or not an owner
             return None
-        treg = self._tenants.get(owner.tenant)
         if treg is not None:
             treg.last_accessed = _now()
-        return owner._index.get(name)
+        return index.get(name)
 
     # tenants -------------------------------------------------------------------------
 
