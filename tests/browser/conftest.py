@@ -11,15 +11,16 @@ How it works
 
     in its own process group, with ``cwd`` = the notebook's directory, and an
     isolated Jupyter environment (see ``jupyter_env``): temp ``JUPYTER_DATA_DIR``,
-    ``JUPYTER_CONFIG_DIR``, ``JUPYTER_RUNTIME_DIR``, ``IPYTHONDIR`` and Voila
-    connection dir, so nothing touches ``~``.  The kernel is pinned to *this*
+    ``JUPYTER_CONFIG_DIR``, ``JUPYTER_RUNTIME_DIR``, ``IPYTHONDIR``,
+    ``MPLCONFIGDIR``, ``XDG_CACHE_HOME`` and Voila connection dir, so nothing
+    touches ``~``.  The kernel is pinned to *this*
     interpreter: a kernelspec whose argv is ``[sys.executable, "-m",
     "ipykernel_launcher", ...]`` is written into a temp ``JUPYTER_PATH`` under the
     kernel name found in the notebook's metadata (default ``python3``);
     ``JUPYTER_PATH`` wins over the venv's and the user's kernelspecs.
 
-    It polls the port until *any* HTTP response comes back (a 404 on a probe
-    path, so no kernel is spent on the readiness check), bounded by
+    It polls the port until *any* HTTP response comes back (an error status for
+    a probe path, so no kernel is spent on the readiness check), bounded by
     ``VOILA_START_TIMEOUT_S``.  If Voila exits or never answers, the test fails
     with the command and the tail of Voila's log.  ``--Voila.port_retries=0``
     makes Voila fail instead of silently moving to another port; the harness
@@ -34,11 +35,18 @@ How it works
     Voila's combined stdout/stderr goes to ``<tmp_path>/voila-<port>.log``; on
     test failure its tail is attached to the pytest report.
 
+    ``serve_notebook(path, extra_args=[...])`` appends Voila options (do not
+    repeat the harness's own, e.g. ``--Voila.ip``: traitlets rejects duplicates).
+    Several notebooks may be served in one test; all are stopped at teardown.
+    The session-scoped ``jupyter_env`` fixture exposes the env dict and
+    ``kernels_dir`` if a test needs a custom kernelspec.
+
 ``browser_page`` (function-scoped)
-    Playwright *sync* API, Debian's ``/usr/bin/chromium`` (never ``playwright
-    install``), headless, with ``CHROMIUM_ARGS``; a fresh context and page with
-    bounded default timeouts (``ACTION_TIMEOUT_MS`` / ``NAVIGATION_TIMEOUT_MS``,
-    also applied to ``playwright.sync_api.expect``).  Any host other than
+    Playwright *sync* API, Debian's ``/usr/bin/chromium`` (override with env
+    ``NBREGISTRY_CHROMIUM``; never ``playwright install``), headless, with
+    ``CHROMIUM_ARGS``; a fresh context and page with bounded default timeouts
+    (``ACTION_TIMEOUT_MS`` / ``NAVIGATION_TIMEOUT_MS``, also applied to
+    ``playwright.sync_api.expect``).  Any host other than
     127.0.0.1 / localhost is unresolvable inside the browser (Voila's lab
     template links a Font Awesome CDN), so tests stay hermetic and fast.
     Browser console errors and uncaught page errors are recorded and attached
@@ -56,6 +64,9 @@ How it works
     whether Voila was still executing the notebook (kernel never came up /
     busy), or the cells were done but widget outputs never turned into DOM
     widgets (widget manager did not come up), plus recent browser errors.
+    It also fails fast when Voila's log shows the kernel died while starting
+    (Voila then leaves the page hanging at "Running ...").  Pass
+    ``allow_errors=True`` to tolerate error outputs in cells.
 
 Writing a browser test
 ======================
@@ -120,7 +131,8 @@ import pytest
 if TYPE_CHECKING:  # imported lazily at runtime, see module docstring
     from playwright.sync_api import Page
 
-CHROMIUM_PATH = Path("/usr/bin/chromium")
+# Debian's chromium; NBREGISTRY_CHROMIUM may point elsewhere (e.g. a developer machine).
+CHROMIUM_PATH = Path(os.environ.get("NBREGISTRY_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -197,7 +209,8 @@ class JupyterEnv:
 @pytest.fixture(scope="session")
 def jupyter_env(tmp_path_factory: pytest.TempPathFactory) -> JupyterEnv:
     root = tmp_path_factory.mktemp("jupyter-env")
-    dirs = {name: root / name for name in ("path", "data", "config", "runtime", "ipython")}
+    names = ("path", "data", "config", "runtime", "ipython", "mpl", "xdg-cache")
+    dirs = {name: root / name for name in names}
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -207,6 +220,8 @@ def jupyter_env(tmp_path_factory: pytest.TempPathFactory) -> JupyterEnv:
         JUPYTER_CONFIG_DIR=str(dirs["config"]),
         JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
         IPYTHONDIR=str(dirs["ipython"]),
+        MPLCONFIGDIR=str(dirs["mpl"]),  # notebooks importing matplotlib: font cache in tmp
+        XDG_CACHE_HOME=str(dirs["xdg-cache"]),  # jedi / other library caches in tmp
         JUPYTER_PLATFORM_DIRS="1",  # silences jupyter_core's platformdirs deprecation notice
         PYDEVD_DISABLE_FILE_VALIDATION="1",  # quiets debugpy's frozen-modules note in kernels
         PYTHONUNBUFFERED="1",  # so the log tail is current when we report a failure
@@ -345,8 +360,7 @@ def _start_voila(
             else f"did not answer HTTP on 127.0.0.1:{port} within {VOILA_START_TIMEOUT_S:.0f}s"
         )
         pytest.fail(
-            f"Voila {reason}.\ncommand: {' '.join(cmd)}\n"
-            f"--- tail of {log_path} ---\n{tail}",
+            f"Voila {reason}.\ncommand: {' '.join(cmd)}\n--- tail of {log_path} ---\n{tail}",
             pytrace=False,
         )
     pytest.fail(f"Voila could not bind a port: {failures}", pytrace=False)
@@ -384,7 +398,7 @@ def serve_notebook(
 
 
 @pytest.fixture
-def browser_page(request: pytest.FixtureRequest) -> Iterator[Page]:
+def browser_page(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Page]:
     """A fresh headless-Chromium page (Playwright sync API); closed on teardown."""
     if not (CHROMIUM_PATH.is_file() and os.access(CHROMIUM_PATH, os.X_OK)):
         msg = f"{CHROMIUM_PATH} not found/executable (Debian: apt-get install chromium)"
@@ -398,11 +412,19 @@ def browser_page(request: pytest.FixtureRequest) -> Iterator[Page]:
     request.node.stash[_BROWSER_LOG] = log
     expect.set_options(timeout=ACTION_TIMEOUT_MS)
 
+    # Playwright gives Chromium a temp profile, but Chromium still writes crash-report
+    # settings / dconf state under XDG dirs (~/.config, ~/.cache): keep those in tmp too.
+    xdg = tmp_path / "chromium-xdg"
+    browser_env = dict(os.environ)
+    for var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
+        browser_env[var] = str(xdg / var.lower())
+
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM_PATH),
             headless=True,
             args=CHROMIUM_ARGS,
+            env=browser_env,
             timeout=BROWSER_LAUNCH_TIMEOUT_MS,
         )
         try:
@@ -421,6 +443,35 @@ def browser_page(request: pytest.FixtureRequest) -> Iterator[Page]:
         finally:
             browser.close()
 
+
+# Lines in Voila's log meaning the kernel never came up. Voila keeps the half-streamed
+# page open ("Running ...") in that case, so without this we would only time out.
+_KERNEL_START_FAILURES = (
+    "Error occurred while starting new kernel client",
+    "Kernel died before replying to kernel_info",
+    "No such kernel named",
+    "Error occurred during kernel start",
+    "Kernel didn't respond in",
+)
+
+
+def _fail_on_voila_log_errors(server: VoilaServer, url: str) -> None:
+    if server.proc.poll() is not None:
+        pytest.fail(
+            f"Voila serving {url} exited with code {server.proc.returncode}:\n{server.log_tail()}",
+            pytrace=False,
+        )
+    tail = server.log_tail(400)
+    for marker in _KERNEL_START_FAILURES:
+        if marker in tail:
+            pytest.fail(
+                f"the kernel for {url} did not start ({marker!r} in Voila's log):\n"
+                f"{server.log_tail()}",
+                pytrace=False,
+            )
+
+
+_WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 # JS run in the page to explain why widgets did not show up.
 _DIAGNOSE_JS = """
@@ -496,9 +547,15 @@ def open_voila(request: pytest.FixtureRequest, browser_page: Page) -> Callable[.
                 f"notebook could not be rendered):\n{page.inner_text('body')[:2000]}",
                 pytrace=False,
             )
+        server = next(
+            (srv for srv in request.node.stash.get(_VOILA_SERVERS, []) if url.startswith(srv.url)),
+            None,
+        )
         deadline = time.monotonic() + timeout_ms / 1000
         state: dict[str, Any] = {}
         while True:
+            if server is not None:
+                _fail_on_voila_log_errors(server, url)
             try:
                 state = page.evaluate(_DIAGNOSE_JS, ready_selector)
             except PlaywrightError as exc:  # e.g. context replaced while the page streams in
@@ -513,6 +570,12 @@ def open_voila(request: pytest.FixtureRequest, browser_page: Page) -> Callable[.
             page.wait_for_timeout(250)
         if state["ready"] and (allow_errors or not state["errors"]):
             return page
+        if response is not None and state.get("readyState") == "complete":
+            # Voila's JS removes the raw output <script>s once it renders them, so count
+            # widget outputs in the HTML as served (complete by now, so this is instant).
+            with contextlib.suppress(PlaywrightError):
+                served = response.text().count(_WIDGET_MIME)
+                state["widgetOutputs"] = max(state["widgetOutputs"], served)
         browser_errors = "\n".join(log[-15:]) or "<none>"
         pytest.fail(
             f"Voila page {url} not ready: {_explain(state, ready_selector, timeout_ms)}\n"

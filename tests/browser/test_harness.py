@@ -46,7 +46,9 @@ def test_sample_widgets_expand_and_filter(serve_notebook, open_voila, tmp_path: 
         expect(app.locator(f".nbr-tenant-{name}")).to_be_visible()
     search.fill("u")  # matches "umbrella" only
     expect(app.locator(".nbr-tenant-umbrella")).to_be_visible()
-    expect(app.locator(".nbr-tenant-acme")).to_be_hidden()
+    # Each label's layout change is a separate comm message: wait for all of them.
+    for name in ("acme", "globex", "initech"):
+        expect(app.locator(f".nbr-tenant-{name}")).to_be_hidden()
 
     shot = tmp_path / "sample_widgets.png"
     page.screenshot(path=shot, full_page=True)
