@@ -118,12 +118,9 @@ def struct_text(props: Any, texts: list[str] | None = None) -> str:
     """Return the canonical text of a structure: properties sorted by name."""
     if texts is None:
         texts = [prop_text(p) for p in props]
-    pairs = sorted(zip((p.name for p in props), texts, strict=True), key=_first)
-    return '["object",[' + ",".join(t for _, t in pairs) + "]]"
-
-
-def _first(pair: tuple[str, str]) -> str:
-    return pair[0]
+    # Names are unique within a structure, so sorting the pairs never compares texts.
+    pairs = sorted(zip([p.name for p in props], texts, strict=True))
+    return '["object",[' + ",".join([t for _, t in pairs]) + "]]"
 
 
 # Set by nbregistry.model at import (it imports this module, not the other way round).
@@ -166,7 +163,7 @@ def _leaf_key(name: str, spec: Any) -> Any:
             if type(v) not in _SCALARS and not (type(v) is type and v in PYTHON_TYPES):
                 return None
         # Value types are part of the key: 1 == True == 1.0 must not share an entry.
-        return (name, tuple((k, type(v), v) for k, v in spec.items()))
+        return (name, tuple(spec.items()), tuple(map(type, spec.values())))
     return None
 
 
