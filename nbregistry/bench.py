@@ -16,16 +16,31 @@ import time
 import timeit
 import tracemalloc
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = [
+    "COMPARE_OPS",
     "SCALES",
+    "SCENARIOS",
+    "SHAPES",
+    "bench_cleanup",
+    "bench_compare",
     "bench_core",
+    "bench_flatness",
     "bench_lookups",
+    "bench_memory",
+    "build_seed",
+    "compare_summary",
     "format_table",
+    "lookup_env",
     "measure_ns",
+    "memory_child",
+    "memory_summary",
+    "run_in_child",
     "scale_from_env",
+    "seed_properties",
+    "structure_bytes",
 ]
 
 #: Sizes per scale. ``ci`` keeps the whole bench quick; ``full`` is the issue's table.
@@ -191,29 +206,47 @@ def _define_us(repeat: int) -> float:
     return statistics.median(results)
 
 
-_BOOKKEEPING_FILES = ("registry.py", "views.py", "owners.py")
+def registry_structure_bytes(reg: Any) -> int:
+    """Return the bytes of a registry's own structures (its indexes), excluding classes.
+
+    Sums ``sys.getsizeof`` of every container the registry keeps: the tenant map, each
+    TenantRegistry and its dicts (ambiguity dicts included), each owner's name index (the
+    dict behind ``owner.models``) and the owner-name maps with their weak references.
+    """
+    total = sys.getsizeof(reg._tenants) + sys.getsizeof(reg._owner_names)
+    for treg in list(reg._tenants.values()):
+        total += sys.getsizeof(treg)
+        for d in (treg.by_owner, treg.by_name, treg.by_structure, treg.anonymous, treg.ownerless):
+            total += sys.getsizeof(d)
+        total += sum(sys.getsizeof(v) for v in treg.by_name.values() if type(v) is dict)
+        total += sum(sys.getsizeof(index) for index in treg.by_owner.values())
+    for names in list(reg._owner_names.values()):
+        total += sys.getsizeof(names.data)
+        total += sum(sys.getsizeof(ref) for ref in list(names.data.values()))
+    return total
 
 
 def _memory_per_model(n: int = 5_000) -> dict[str, float]:
-    """Return tracemalloc bytes per 10-property model: registry bookkeeping vs class."""
+    """Return bytes per 10-property model: registry structures vs class + definition.
+
+    Structures are summed with ``sys.getsizeof`` (see ``registry_structure_bytes``);
+    the whole model is the ``tracemalloc`` growth of defining it, minus those structures.
+    """
     from .owners import DataSource
     from .registry import ModelRegistry
 
     reg = ModelRegistry()
     owners = [DataSource("memory", name=f"m{i}", registry=reg) for i in range(n // 10)]
     gc.collect()
+    base_structures = registry_structure_bytes(reg)
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
     keep = [owners[i // 10].define(f"M{i}", SPEC10) for i in range(n)]
     gc.collect()
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
-    book = total = 0
-    for stat in after.compare_to(before, "filename"):
-        filename = stat.traceback[0].filename
-        total += stat.size_diff
-        if filename.endswith(_BOOKKEEPING_FILES) and "nbregistry" in filename:
-            book += stat.size_diff
+    total = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    book = registry_structure_bytes(reg) - base_structures
     del keep
     reg.clear()
     return {"bookkeeping_B": book / n, "model_B": (total - book) / n, "total_B": total / n}
@@ -318,3 +351,697 @@ def format_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -
     sep = "  ".join("-" * w for w in widths)
     body = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join([line, sep, *body])
+
+
+# --- before vs after ---------------------------------------------------------------------
+#
+# The workloads below drive the *before* design (``nbregistry.legacy``: three stores,
+# scans, no reuse) and the *after* design (``ModelRegistry``) with the same calls, so each
+# figure is a ratio measured side by side on the reader's machine.
+
+#: Parameters of the before/after workloads per scale. ``tenants x datasources x models``
+#: is the seed scenario; each model embeds ``embedded`` object properties drawn from
+#: ``shapes`` shapes. ``sizes`` are the N of the lookup comparison.
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "ci": {
+        "tenants": 4,
+        "datasources": 2,
+        "models": 25,
+        "embedded": 3,
+        "shapes": 5,
+        "sizes": (10, 100, 1_000, 10_000),
+        "flat_sizes": (10, 10_000),
+        "repeat": 9,
+        "flat_repeat": 15,
+        "run_ms": 3.0,
+        "cleanup": (4, 50),
+        "cleanup_repeat": 3,
+    },
+    "full": {
+        "tenants": 20,
+        "datasources": 2,
+        "models": 25,
+        "embedded": 3,
+        "shapes": 5,
+        "sizes": (10, 100, 1_000, 10_000, 100_000),
+        "flat_sizes": (10, 10_000, 100_000),
+        "repeat": 9,
+        "flat_repeat": 21,
+        "run_ms": 8.0,
+        "cleanup": (10, 100),
+        "cleanup_repeat": 5,
+    },
+}
+
+#: The embedded object shapes of the seed scenario (one of them nests a second level).
+SHAPES: tuple[tuple[str, dict[str, Any]], ...] = (
+    (
+        "address",
+        {
+            "street": "string",
+            "city": "string",
+            "zip": {"type": "string", "required": True},
+            "geo": {"lat": "number", "lng": "number"},
+        },
+    ),
+    ("contact", {"email": "string", "phone": "string", "preferred": "boolean"}),
+    ("price", {"amount": {"type": "number", "required": True}, "currency": "string"}),
+    ("audit", {"created_by": "string", "created_at": "date", "tags": ["string"]}),
+    ("size", {"width": "number", "height": "number", "depth": "number", "unit": "string"}),
+)
+
+Progress = Callable[[str], None] | None
+
+
+def _check_scale(scale: str) -> dict[str, Any]:
+    if scale not in SCENARIOS:
+        raise ValueError(f"scale must be one of {sorted(SCENARIOS)}, got {scale!r}")
+    return SCENARIOS[scale]
+
+
+def _shape(k: int) -> tuple[str, dict[str, Any]]:
+    if k < len(SHAPES):
+        return SHAPES[k]
+    return f"shape{k}", {f"field{k}": "string", "value": "number"}
+
+
+def seed_properties(index: int, embedded: int = 3, shapes: int = 5) -> dict[str, Any]:
+    """Return the property spec of model ``index``: 4 scalars + ``embedded`` object shapes.
+
+    Shapes are drawn round-robin from the first ``shapes`` shapes (``SHAPES``, then
+    generated ones), so a tenant with enough models uses every shape. ValueError when
+    ``embedded > shapes`` or either is negative.
+    """
+    if embedded < 0 or shapes < 0 or (embedded and embedded > shapes):
+        raise ValueError(
+            f"need 0 <= embedded <= shapes, got embedded={embedded!r}, shapes={shapes!r}"
+        )
+    props: dict[str, Any] = {
+        "name": {"type": "string", "required": True},
+        "code": "string",
+        "active": "boolean",
+        "score": "number",
+    }
+    for e in range(embedded):
+        prop, spec = _shape((index + e) % shapes)
+        props[prop] = spec
+    return props
+
+
+def _seed_params(cfg: Mapping[str, Any], **overrides: int) -> dict[str, int]:
+    params = {k: int(cfg[k]) for k in ("tenants", "datasources", "models", "embedded", "shapes")}
+    params.update(overrides)
+    return params
+
+
+def build_seed(design: str, params: Mapping[str, int], *, registry: Any = None) -> dict[str, Any]:
+    """Build the seed scenario with one design; return ``{"registry", "owners"}``.
+
+    ``design`` is ``"before"`` (``nbregistry.legacy``) or ``"after"`` (an isolated
+    ``ModelRegistry`` unless ``registry=`` is given). Raises ValueError for another design.
+    """
+    make = _owner_factory(design, registry)
+    reg = make.registry  # type: ignore[attr-defined]
+    owners: list[Any] = []
+    for t in range(params["tenants"]):
+        code = f"tenant{t:02d}"
+        for d in range(params["datasources"]):
+            ds = make(f"ds{d}", code)
+            owners.append(ds)
+            for m in range(params["models"]):
+                ds.define(f"M{d}_{m}", seed_properties(m + d, params["embedded"], params["shapes"]))
+    return {"registry": reg, "owners": owners}
+
+
+def _owner_factory(design: str, registry: Any) -> Callable[[str, str], Any]:
+    if design == "after":
+        from .owners import DataSource
+        from .registry import ModelRegistry
+
+        reg = registry if registry is not None else ModelRegistry()
+
+        def make(name: str, code: str) -> Any:
+            return DataSource("memory", name=name, tenant=code, registry=reg)
+
+    elif design == "before":
+        from .legacy import LegacyDataSource, LegacyRegistry
+
+        reg = registry if registry is not None else LegacyRegistry()
+
+        def make(name: str, code: str) -> Any:
+            return LegacyDataSource("memory", name=name, tenant=code, registry=reg)
+
+    else:
+        raise ValueError(f"design must be 'before' or 'after', got {design!r}")
+    make.registry = reg  # type: ignore[attr-defined]
+    return make
+
+
+def structure_bytes(design: str, handle: Mapping[str, Any]) -> int:
+    """Return ``sys.getsizeof`` of every container that stores or indexes models.
+
+    Counts the registry's dicts and, for the before design, each owner's ``models`` and
+    ``model_builder.models`` stores; never the classes themselves. ValueError for a bad
+    design.
+    """
+    reg = handle["registry"]
+    if design == "before":
+        total = reg.structure_bytes()
+        for ds in handle["owners"]:
+            for store in (ds.models, ds.model_builder.models):
+                total += sys.getsizeof(store) + sys.getsizeof(store.__dict__)
+        return total
+    if design != "after":
+        raise ValueError(f"design must be 'before' or 'after', got {design!r}")
+    total = sys.getsizeof(reg._tenants) + sys.getsizeof(reg._owner_names)
+    for names in reg._owner_names.values():
+        total += sys.getsizeof(names) + sys.getsizeof(names.data)
+    for treg in reg._tenants.values():
+        total += sys.getsizeof(treg)
+        for d in (treg.by_owner, treg.by_name, treg.by_structure, treg.anonymous, treg.ownerless):
+            total += sys.getsizeof(d)
+        total += sum(sys.getsizeof(v) for v in treg.by_name.values() if type(v) is dict)
+    for ds in handle["owners"]:
+        total += sys.getsizeof(ds.models) + sys.getsizeof(ds._index)
+    return total
+
+
+def _class_count(design: str, reg: Any) -> tuple[int, int]:
+    """Return ``(classes, anonymous classes)`` held by a registry."""
+    if design == "before":
+        s = reg.stats()
+        return s["models"], s["anonymous_models"]
+    s = reg.stats()
+    return s.models, s.anonymous_models
+
+
+def memory_child(design: str, params: Mapping[str, int], mode: str = "tracemalloc") -> dict:
+    """Build the seed scenario in *this* process and return its memory figures.
+
+    Meant for a fresh child process (``bench_memory`` runs one per design and mode).
+    ``mode="tracemalloc"`` traces the build; ``mode="rss"`` reads the resident set size
+    before and after with memory-profiler, without tracing. ValueError for a bad mode.
+    """
+    if mode not in ("tracemalloc", "rss"):
+        raise ValueError(f"mode must be 'tracemalloc' or 'rss', got {mode!r}")
+    # Warm up with the same specs in a throwaway registry: imports, caches and interned
+    # strings are paid before the measurement, identically for both designs.
+    warm = build_seed(design, {**params, "tenants": 1, "datasources": 1})
+    warm["registry"].clear()
+    del warm
+    gc.collect()
+    result: dict[str, Any] = {"design": design, "mode": mode}
+    if mode == "rss":
+        from memory_profiler import memory_usage
+
+        rss0 = memory_usage(-1, interval=0.01)[0]
+        handle = build_seed(design, params)
+        gc.collect()
+        rss1 = memory_usage(-1, interval=0.01)[0]
+        result["rss_mib"] = round(rss1 - rss0, 2)
+    else:
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        handle = build_seed(design, params)
+        build_s = time.perf_counter() - t0
+        gc.collect()
+        traced, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        result.update(traced_bytes=traced, peak_bytes=peak, build_s=round(build_s, 3))
+    classes, anonymous = _class_count(design, handle["registry"])
+    result.update(
+        classes=classes,
+        anonymous=anonymous,
+        structure_bytes=structure_bytes(design, handle),
+    )
+    if design == "after":
+        stats = handle["registry"].stats()
+        result.update(
+            reuse_hits=stats.reuse_hits,
+            reuse_misses=stats.reuse_misses,
+            hit_rate=round(stats.hit_rate, 4),
+        )
+    return result
+
+
+def run_in_child(function: str, *args: Any, timeout: float = 900) -> Any:
+    """Run ``nbregistry.bench.<function>(*args)`` in a fresh Python process; return its result.
+
+    Arguments and result travel as JSON. Raises RuntimeError (with the child's stderr)
+    when the child fails.
+    """
+    import json
+
+    code = (
+        "import json, sys\n"
+        "from nbregistry import bench\n"
+        "args = json.loads(sys.argv[1])\n"
+        f"print('@@' + json.dumps(bench.{function}(*args)))\n"
+    )
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = pkg_parent + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("@@")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(
+            f"bench child {function}{args!r} failed (exit {proc.returncode}):\n"
+            f"{proc.stderr[-3000:]}"
+        )
+    return json.loads(lines[-1][2:])
+
+
+def bench_memory(
+    scale: str = "full", *, progress: Progress = None, scenarios: Mapping[str, Any] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Measure the seed scenario's memory, before vs after, each in a fresh process.
+
+    Returns ``{"memory": rows, "memory_summary": rows}``: one row per (scenario, design)
+    with classes created, tracemalloc bytes, bytes per named model, registry-structure
+    bytes and RSS growth; the summary compares the ratios with the seed's claims.
+    ``scenarios`` maps a label to parameter overrides (default: the seed scenario and the
+    same without embedded models). ValueError for an unknown scale.
+    """
+    cfg = _check_scale(scale)
+    if scenarios is None:
+        scenarios = {"seed": {}, "no embedded models": {"embedded": 0}}
+    rows: list[dict[str, Any]] = []
+    for label, overrides in scenarios.items():
+        params = _seed_params(cfg, **overrides)
+        named = params["tenants"] * params["datasources"] * params["models"]
+        for design in ("before", "after"):
+            if progress:
+                progress(f"memory: {label}, {design} (fresh process)")
+            traced = run_in_child("memory_child", design, params, "tracemalloc")
+            rss = run_in_child("memory_child", design, params, "rss")
+            rows.append(
+                {
+                    "scenario": label,
+                    "design": design,
+                    "tenants": params["tenants"],
+                    "datasources": params["datasources"],
+                    "models_per_ds": params["models"],
+                    "embedded": f"{params['embedded']} of {params['shapes']}",
+                    "named_models": named,
+                    "classes": traced["classes"],
+                    "anonymous": traced["anonymous"],
+                    "traced_bytes": traced["traced_bytes"],
+                    "bytes_per_model": round(traced["traced_bytes"] / named),
+                    "structure_bytes": traced["structure_bytes"],
+                    "rss_mib": rss["rss_mib"],
+                    "hit_rate": traced.get("hit_rate"),
+                }
+            )
+    return {"memory": rows, "memory_summary": memory_summary(rows)}
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 3) if b else None
+
+
+def memory_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the after/before ratios of ``bench_memory`` rows next to the seed's claims."""
+    out: list[dict[str, Any]] = []
+    by = {(r["scenario"], r["design"]): r for r in rows}
+    for label in dict.fromkeys(r["scenario"] for r in rows):
+        before, after = by.get((label, "before")), by.get((label, "after"))
+        if before is None or after is None:
+            continue
+        mem = _ratio(after["traced_bytes"], before["traced_bytes"])
+        out.append(
+            {
+                "scenario": label,
+                "metric": "memory after/before (tracemalloc)",
+                "value": mem,
+                "seed_claim": "0.53 (47 % less) / 0.34 (66 % less)",
+                "check": "≤ 0.5" if label == "seed" else "",
+                "holds": None if mem is None or label != "seed" else mem <= 0.5,
+            }
+        )
+        out.append(
+            {
+                "scenario": label,
+                "metric": "reduction (tracemalloc)",
+                "value": None if mem is None else f"{(1 - mem) * 100:.0f} %",
+                "seed_claim": "47 % / 66 %",
+                "check": "",
+                "holds": None,
+            }
+        )
+        out.append(
+            {
+                "scenario": label,
+                "metric": "classes after/before",
+                "value": _ratio(after["classes"], before["classes"]),
+                "seed_claim": "",
+                "check": "",
+                "holds": None,
+            }
+        )
+        out.append(
+            {
+                "scenario": label,
+                "metric": "registry-structure bytes after/before",
+                "value": _ratio(after["structure_bytes"], before["structure_bytes"]),
+                "seed_claim": "three stores → one",
+                "check": "",
+                "holds": None,
+            }
+        )
+        out.append(
+            {
+                "scenario": label,
+                "metric": "RSS growth after/before (context)",
+                "value": _ratio(after["rss_mib"], before["rss_mib"]),
+                "seed_claim": "",
+                "check": "",
+                "holds": None,
+            }
+        )
+        if label == "seed" and after.get("hit_rate") is not None:
+            out.append(
+                {
+                    "scenario": label,
+                    "metric": "reuse hit rate (after)",
+                    "value": after["hit_rate"],
+                    "seed_claim": "> 0.95",
+                    "check": "≥ 0.95",
+                    "holds": after["hit_rate"] >= 0.95,
+                }
+            )
+    return out
+
+
+# (label, kind, statement). One statement drives both designs: same public shape.
+COMPARE_OPS: list[tuple[str, str, str]] = [
+    ("find_model_by_name", "name", 'reg.find_model_by_name("User")'),
+    ("models_for_owner", "owner", "reg.models_for_owner(ds)"),
+    ("model_names_for_owner", "owner", "reg.model_names_for_owner(ds)"),
+    ("has_model_for_owner", "owner", 'reg.has_model_for_owner(ds, "User")'),
+    ("get_model_for_owner", "owner", 'reg.get_model_for_owner(ds, "User")'),
+    ("find_model_by_structure (hit)", "structure", "reg.find_model_by_structure(spec)"),
+    ("find_model_by_structure (miss)", "structure", "reg.find_model_by_structure(absent)"),
+    ("ds.models.User", "view", "ds.models.User"),
+    ('ds.models["User"]', "view", 'ds.models["User"]'),
+    ("list(ds.models)", "enumeration", "list(ds.models)"),
+    ("for name in ds.models", "enumeration", "for _ in ds.models: pass"),
+    ("list(ds.models.items())", "enumeration", "list(ds.models.items())"),
+]
+
+_ABSENT = {"never": "string", "registered": {"shape": "number"}}
+
+
+def lookup_env(design: str, n: int, *, per_owner: int = 10) -> dict[str, Any]:
+    """Build ``n`` named models in tenant ``acme`` (``per_owner`` per DataSource).
+
+    The probe owner (holding ``User``) and the probe shape sit in the middle of the
+    registration order. Returns the namespace the ``COMPARE_OPS`` statements run in.
+    ValueError for a bad design or ``n < 1``.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n!r}")
+    make = _owner_factory(design, None)
+    reg = make.registry  # type: ignore[attr-defined]
+    spec = dict(SPEC10)
+    n_owners = -(-n // per_owner)
+    probe = n_owners // 2
+    target = None
+    made = 0
+    for o in range(n_owners):
+        ds = make(f"ds{o}", "acme")
+        count = min(per_owner, n - made)
+        for j in range(count):
+            name = "User" if o == probe and j == count // 2 else f"M{o}_{j}"
+            ds.define(name, {"name": "string", "n": "integer"})
+        made += count
+        if o == probe:
+            target = ds
+            ds.model_builder.resolve_type(spec)
+    reg.use_tenant("acme")
+    assert target is not None
+    return {"reg": reg, "ds": target, "spec": spec, "absent": dict(_ABSENT), "design": design}
+
+
+def _calibrate(timer: timeit.Timer, run_ms: float) -> int:
+    """Return a loop count that makes one ``timer.timeit(number)`` take about ``run_ms``."""
+    number = 1
+    while True:
+        t = timer.timeit(number)
+        if t >= run_ms / 5e3 or number >= 10**7:
+            return max(1, int(number * run_ms / 1e3 / max(t, 1e-9)))
+        number *= 10
+
+
+def _interleaved(
+    timers: dict[Any, tuple[timeit.Timer, int]], repeat: int
+) -> dict[Any, list[float]]:
+    """Time every timer once per round, alternating the order; return ns per call lists."""
+    keys = list(timers)
+    samples: dict[Any, list[float]] = {k: [] for k in keys}
+    for r in range(repeat):
+        for key in keys if r % 2 == 0 else reversed(keys):
+            timer, number = timers[key]
+            samples[key].append(timer.timeit(number) / number * 1e9)
+    return samples
+
+
+def bench_compare(
+    scale: str = "full",
+    *,
+    progress: Progress = None,
+    sizes: tuple[int, ...] | None = None,
+    flat_sizes: tuple[int, ...] | None = None,
+    ops: list[tuple[str, str, str]] | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Time every lookup before vs after at growing N, in this process.
+
+    Returns ``{"compare": rows, "flatness": rows, "compare_summary": rows}``: per (op, N)
+    the median ns of interleaved repeats for both designs and the speedup (median of
+    per-round before/after ratios); per op the after-design's time at each larger N relative to the
+    smallest N (median of per-round ratios, rounds interleaved); and the claims.
+    ValueError for an unknown scale.
+    """
+    cfg = _check_scale(scale)
+    sizes = tuple(sizes or cfg["sizes"])
+    flat_sizes = tuple(flat_sizes or cfg["flat_sizes"])
+    ops = list(ops or COMPARE_OPS)
+    repeat, run_ms = cfg["repeat"], cfg["run_ms"]
+    rows: list[dict[str, Any]] = []
+    for n in sizes:
+        if progress:
+            progress(f"compare: N={n:,} (before and after)")
+        envs = {d: lookup_env(d, n) for d in ("before", "after")}
+        timers: dict[Any, tuple[timeit.Timer, int]] = {}
+        for label, _, stmt in ops:
+            for d, env in envs.items():
+                timer = timeit.Timer(stmt, globals=env)
+                timers[(label, d)] = (timer, _calibrate(timer, run_ms))
+        samples = _interleaved(timers, repeat)
+        for label, kind, _ in ops:
+            b_runs, a_runs = samples[(label, "before")], samples[(label, "after")]
+            # Before and after of one op run back to back in each round: the median of the
+            # per-round ratios cancels the load swings of a shared machine.
+            ratios = [b / a for b, a in zip(b_runs, a_runs, strict=True)]
+            rows.append(
+                {
+                    "op": label,
+                    "kind": kind,
+                    "N": n,
+                    "before_ns": round(statistics.median(b_runs), 1),
+                    "after_ns": round(statistics.median(a_runs), 1),
+                    "speedup": round(statistics.median(ratios), 2),
+                }
+            )
+        del envs, timers, samples
+        gc.collect()
+    flat = bench_flatness(
+        flat_sizes, ops=ops, repeat=cfg["flat_repeat"], run_ms=run_ms, progress=progress
+    )
+    return {"compare": rows, "flatness": flat, "compare_summary": compare_summary(rows, flat)}
+
+
+def bench_flatness(
+    sizes: tuple[int, ...],
+    *,
+    ops: list[tuple[str, str, str]] | None = None,
+    repeat: int = 15,
+    run_ms: float = 3.0,
+    progress: Progress = None,
+) -> list[dict[str, Any]]:
+    """Return, per op, the after-design's ns at each N ≥ the first and the ratio to it.
+
+    All environments stay alive and every round times each of them once (order
+    alternating), with the same loop count; the ratio is the median of per-round ratios,
+    which cancels drift on a noisy machine. ValueError for fewer than two sizes.
+    """
+    if len(sizes) < 2:
+        raise ValueError(f"need at least two sizes to compare, got {sizes!r}")
+    if progress:
+        progress(f"flatness: after design at N={', '.join(f'{n:,}' for n in sizes)}")
+    envs = {n: lookup_env("after", n) for n in sizes}
+    out: list[dict[str, Any]] = []
+    for label, kind, stmt in ops or COMPARE_OPS:
+        base_timer = timeit.Timer(stmt, globals=envs[sizes[0]])
+        number = _calibrate(base_timer, run_ms)
+        timers = {n: (timeit.Timer(stmt, globals=envs[n]), number) for n in sizes}
+        samples = _interleaved(timers, repeat)
+        small = samples[sizes[0]]
+        for n in sizes[1:]:
+            ratios = [b / a for a, b in zip(small, samples[n], strict=True)]
+            out.append(
+                {
+                    "op": label,
+                    "kind": kind,
+                    "N_small": sizes[0],
+                    "N": n,
+                    "ns_small": round(statistics.median(small), 1),
+                    "ns": round(statistics.median(samples[n]), 1),
+                    "ratio": round(statistics.median(ratios), 3),
+                }
+            )
+    del envs
+    gc.collect()
+    return out
+
+
+def compare_summary(
+    rows: list[dict[str, Any]], flat: list[dict[str, Any]], *, at: int = 10_000
+) -> list[dict[str, Any]]:
+    """Return the headline ratios of ``bench_compare`` at N=``at`` next to the seed's claims."""
+    at_n = {r["op"]: r for r in rows if r["N"] == at}
+    out: list[dict[str, Any]] = []
+
+    def worst(kind: str) -> tuple[str, float] | None:
+        cands = [(r["op"], r["speedup"]) for r in at_n.values() if r["kind"] == kind]
+        return min(cands, key=lambda c: c[1]) if cands else None
+
+    for kind, check in (("owner", 100.0), ("structure", 100.0), ("name", None)):
+        w = worst(kind)
+        if w is None:
+            continue
+        out.append(
+            {
+                "metric": f"slowest {kind} lookup speedup at N={at:,} ({w[0]})",
+                "value": w[1],
+                "seed_claim": "10-100x (O(1) vs O(n))",
+                "check": f"≥ {check:g}" if check else "",
+                "holds": None if check is None else w[1] >= check,
+            }
+        )
+    attr = at_n.get("ds.models.User")
+    if attr:
+        value = round(1 / attr["speedup"], 2) if attr["speedup"] else None
+        out.append(
+            {
+                "metric": f"view access after/before (ds.models.User, N={at:,})",
+                "value": value,
+                "seed_claim": "proxy 1.5x direct",
+                "check": "",
+                "holds": None,
+            }
+        )
+    flat_at = [f for f in flat if f["N"] == at]
+    if flat_at:
+        w = max(flat_at, key=lambda f: f["ratio"])
+        out.append(
+            {
+                "metric": f"after: slowest ratio N={at:,} vs N={w['N_small']} ({w['op']})",
+                "value": w["ratio"],
+                "seed_claim": "O(1)",
+                "check": "≤ 1.3",
+                "holds": w["ratio"] <= 1.3,
+            }
+        )
+    return out
+
+
+def _cleanup_once(design: str, n_ds: int, n_models: int, procedure: str) -> dict[str, Any]:
+    make = _owner_factory(design, None)
+    reg = make.registry  # type: ignore[attr-defined]
+    owners = [make(f"ds{i}", "doomed") for i in range(n_ds)]
+    for i, ds in enumerate(owners):
+        for m in range(n_models):
+            ds.define(f"M{m}", seed_properties(m + i))
+    if design == "after":
+        classes = reg.all_models(tenant="doomed")
+    else:
+        classes = list(
+            dict.fromkeys(
+                [*reg.all_models()]
+                + [
+                    c
+                    for ds in owners
+                    for c in (*ds.models.values(), *ds.model_builder.models.values())
+                ]
+            )
+        )
+    refs = [weakref.ref(c) for c in classes]
+    n_classes = len(classes)
+    del classes
+    gc.collect()
+    t0 = time.perf_counter()
+    if procedure == "one call":
+        removed = reg.cleanup_tenant("doomed")
+        calls = 1
+    else:
+        from .legacy import cleanup_data_source
+
+        removed = sum(cleanup_data_source(ds) for ds in owners)
+        reg.cleanup_tenant("doomed")
+        calls = len(owners) + 1
+    ms = (time.perf_counter() - t0) * 1e3
+    gc.collect()
+    alive = sum(r() is not None for r in refs)
+    return {
+        "calls": calls,
+        "removed": removed,
+        "ms": ms,
+        "classes": n_classes,
+        "alive": alive,
+        "views_empty": all(len(ds.models) == 0 for ds in owners),
+        "registry_empty": not reg.tenants(),
+    }
+
+
+def bench_cleanup(scale: str = "full", *, progress: Progress = None) -> list[dict[str, Any]]:
+    """Compare cleaning a tenant: after (one call) vs before (registry only, all stores).
+
+    Owners stay alive, as in a running application; ``alive_after_gc`` counts the model
+    classes (anonymous included) still reachable afterwards, via weakrefs. ValueError for
+    an unknown scale.
+    """
+    cfg = _check_scale(scale)
+    n_ds, n_models = cfg["cleanup"]
+    cases = [
+        ("after", "one call", "registry.cleanup_tenant(code)"),
+        ("before", "one call", "registry.cleanup_tenant(code) only"),
+        ("before", "all stores", "cleanup_data_source(ds) per DataSource + cleanup_tenant"),
+    ]
+    rows: list[dict[str, Any]] = []
+    for design, procedure, label in cases:
+        if progress:
+            progress(f"cleanup: {design}, {label}")
+        runs = [
+            _cleanup_once(design, n_ds, n_models, procedure) for _ in range(cfg["cleanup_repeat"])
+        ]
+        last = runs[-1]
+        rows.append(
+            {
+                "design": design,
+                "procedure": label,
+                "calls": last["calls"],
+                "named_models": n_ds * n_models,
+                "classes": last["classes"],
+                "ms": round(statistics.median(r["ms"] for r in runs), 2),
+                "alive_after_gc": last["alive"],
+                "owner_stores_empty": last["views_empty"],
+                "registry_empty": last["registry_empty"],
+            }
+        )
+    return rows

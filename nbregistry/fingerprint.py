@@ -95,7 +95,7 @@ def _type_text(t: Any) -> str:
     # A Model subclass: anonymous ones are their structure; named ones name + fingerprint.
     definition = t.definition
     if t.anonymous:
-        return definition._text
+        return definition._text or struct_text(list(definition.properties.values()))
     return _dumps(["model", t.model_name, definition.fingerprint])
 
 

@@ -311,7 +311,6 @@ def make_model_class(
     ns = {
         "__module__": "nbregistry.models",
         "__qualname__": name,
-        "__doc__": f"Model {name!r} of tenant {tenant!r}.",
         "model_name": name,
         "definition": definition,
         "tenant": tenant,

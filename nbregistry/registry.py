@@ -47,6 +47,11 @@ __all__ = [
 
 _now = time.time
 
+# (name, type, required, default, type(default), id) → a shared scalar PropertyDefinition.
+# Frozen and class-free, so sharing is safe and keeps nothing alive; bounded by clearing.
+_PD_INTERN: dict[tuple[Any, ...], PropertyDefinition] = {}
+_INTERNABLE = frozenset({type(None), str, int, float, bool})
+
 
 def _count_value(counter: itertools.count[int]) -> int:
     """Return how many times ``next()`` was called on a ``count()`` started at 0."""
@@ -673,7 +678,8 @@ class ModelRegistry:
                 _warn_redefined(owner, name)
             pending: dict[tuple[str, bool], type[Model]] = {}
             props = [self._bind(p, owner.tenant, strict_embedded, pending, events) for p in nprops]
-            definition = make_definition(name, props, settings, text=text, fp=fp)
+            # A named model's canonical text is only needed for its fingerprint: keep "".
+            definition = make_definition(name, props, settings, text="", fp=fp)
             cls = make_model_class(
                 name,
                 definition,
@@ -703,6 +709,15 @@ class ModelRegistry:
         t = p.type
         if type(t) is NStruct:
             t = self._anonymous_for(t, code, strict, pending, events)
+        elif type(t) is str and items is None and type(p.default) in _INTERNABLE:
+            # Scalar property definitions are immutable and hold no class: share them.
+            key = (p.name, t, p.required, p.default, type(p.default), p.id)
+            pd = _PD_INTERN.get(key)
+            if pd is None:
+                if len(_PD_INTERN) >= 8192:
+                    _PD_INTERN.clear()
+                pd = _PD_INTERN[key] = PropertyDefinition(p.name, t, p.required, p.default, p.id)
+            return pd
         return PropertyDefinition(p.name, t, p.required, p.default, p.id, items)
 
     def _anonymous_for(

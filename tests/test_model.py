@@ -198,3 +198,11 @@ def test_equality_and_repr(b: ModelBuilder) -> None:
     assert m(name="a") != m(name="b")
     assert m(name="a") != other(name="a")
     assert repr(m(name="Ann")) == "User(id=None, name='Ann')"
+
+
+def test_shared_property_definitions_keep_default_types_apart(b: ModelBuilder) -> None:
+    one = b.define("One", {"x": {"type": "any", "default": 1}})
+    true = b.define("TrueDefault", {"x": {"type": "any", "default": True}})
+    assert one.definition.properties["x"].default is not True
+    assert true.definition.properties["x"].default is True
+    assert one().x == 1 and type(one().x) is int and true().x is True
