@@ -293,9 +293,16 @@ class MemoryConnector(Connector):
     # --- rows --------------------------------------------------------------------------
 
     def _store_row(self, t: _Table, values: Row) -> Row:
-        """Return the stored form of validated values (private copies of mutable values)."""
-        row: Row = {}
+        """Return the stored form of fresh validated values (private copies of mutables)."""
         props = t.cls.definition.properties
+        immutable = _IMMUTABLE
+        for v in values.values():
+            if type(v) not in immutable:
+                break
+        else:
+            if len(values) == len(props) and all(k in props for k in values):
+                return values  # nothing shared with the caller's data: keep the dict
+        row: Row = {}
         for k, v in values.items():
             if type(v) not in _IMMUTABLE:
                 t.flat = False
@@ -412,8 +419,15 @@ class MemoryConnector(Connector):
             except BaseException:
                 t.next_id = next_before
                 raise
-            flat = t.flat
-            return [self._instance(cls, row, flat) for row in puts.values()]
+            if t.flat:
+                new = object.__new__
+                out = []
+                for row in puts.values():
+                    inst = new(cls)
+                    inst.__dict__ = row.copy()
+                    out.append(inst)
+                return out
+            return [self._instance(cls, row, False) for row in puts.values()]
 
     def _new_id(self, t: _Table, puts: dict[Any, Row], i: int, bulk: bool) -> Any:
         if t.id_name is not None:
