@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import AmbiguousModelError, ModelNotFoundError, ModelRedefinedWarning
-from .fingerprint import NProp, NStruct, normalize_with_fingerprint
+from .fingerprint import NProp, NStruct, lookup_fingerprint
 from .model import (
     Model,
     PropertyDefinition,
@@ -538,7 +538,12 @@ class ModelRegistry:
             if owner is not None:
                 self._ensure_owner_name(owner)
             if not self._is_registered(model):
-                self._add(model, events)
+                existing = None if owner is None else owner._index.get(model.model_name)
+                if existing is not None:  # the owner re-defined the name meanwhile: replace
+                    _warn_redefined(owner, model.model_name)
+                    self._replace(owner, existing, model, events)
+                else:
+                    self._add(model, events)
             self._registrations += 1
         self._emit(events)
         return model
@@ -875,7 +880,7 @@ class ModelRegistry:
         non-mapping, DefinitionError for a malformed spec, TenantError.
         """
         code = self._tenant_of(tenant)
-        fp = normalize_with_fingerprint(properties)[1]
+        fp = lookup_fingerprint(properties)
         key = (fp, bool(strict))
         next(self._lookups)
         hit = None
@@ -917,7 +922,10 @@ class ModelRegistry:
         next(self._lookups)
         if not self._owner_ok(owner):
             return False
-        return name in owner._index
+        try:
+            return name in owner._index
+        except TypeError:  # unhashable name: not there (as ``name in owner.models``)
+            return False
 
     def get_model_for_owner(self, owner: Any, name: str) -> type[Model] | None:
         """Return the owner's model named ``name`` or None (O(1))."""
@@ -931,7 +939,10 @@ class ModelRegistry:
             return None
         if treg is not None:
             treg.last_accessed = _now()
-        return index.get(name)
+        try:
+            return index.get(name)
+        except TypeError:  # unhashable name: not there (as ``owner.models.get(name)``)
+            return None
 
     # tenants -------------------------------------------------------------------------
 

@@ -124,3 +124,43 @@ def test_circular_spec_raises_definition_error_with_path() -> None:
 def test_property_definition_is_an_accepted_spelling() -> None:
     pd = PropertyDefinition("x", "string", required=True)
     assert fingerprint({"x": pd}) == fingerprint({"x": {"type": "string", "required": True}})
+
+
+def test_structure_lookup_memo_is_exact() -> None:
+    from nbregistry.fingerprint import lookup_fingerprint
+
+    spec: dict[str, object] = {"a": {"type": "any", "default": 1}}
+    assert lookup_fingerprint(spec) == fingerprint(spec)
+    true_spec = {"a": {"type": "any", "default": True}}
+    assert lookup_fingerprint(true_spec) == fingerprint(true_spec) != fingerprint(spec)
+    spec["b"] = "string"  # mutating a spec changes its snapshot, so never a stale answer
+    assert lookup_fingerprint(spec) == fingerprint(spec)
+    nested: dict[str, object] = {"x": {"y": ["number"]}}
+    assert lookup_fingerprint(nested) == fingerprint(nested)
+
+
+def test_structure_lookup_memo_keeps_no_class_alive(reg: ModelRegistry) -> None:
+    import gc
+    import weakref
+
+    from nbregistry.fingerprint import _FP_MEMO, lookup_fingerprint
+
+    model = ModelBuilder(registry=reg).define("Ref", {"a": "string"})
+    ref = weakref.ref(model)
+    lookup_fingerprint({"r": model})
+    assert all("Ref" not in repr(k) for k in _FP_MEMO)
+    reg.clear()
+    del model
+    gc.collect()
+    assert ref() is None
+
+
+def test_structure_lookup_still_reports_bad_specs(reg: ModelRegistry) -> None:
+    spec: dict[str, object] = {"a": {}}
+    spec["a"]["self"] = spec  # type: ignore[index]
+    with pytest.raises(DefinitionError):
+        reg.find_model_by_structure(spec)
+    with pytest.raises(DefinitionError, match="'nope'"):
+        reg.find_model_by_structure({"a": "nope"})
+    with pytest.raises(DefinitionError):
+        reg.find_model_by_structure({"a": "nope"})  # the failure is not memoised
