@@ -1,9 +1,17 @@
-"""Command line: ``python -m nbregistry bench [SECTION] [--scale ci|full] [--json]``."""
+"""Command line: ``python -m nbregistry bench [SECTION] [--scale ci|full] [--json]``.
+
+Sections: ``lookups`` (the after design against a plain dict, plus core figures),
+``memory`` (the seed scenario before vs after, each in a fresh process), ``compare``
+(every lookup before vs after at growing N, and the after design's flatness in N),
+``cleanup`` (one call vs the before design's multi-store cleanup), ``connector`` (when
+``nbregistry.bench_connector`` exists) and ``all``. Progress goes to stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 from collections.abc import Callable
@@ -19,7 +27,21 @@ def _sections() -> dict[str, Callable[[str], dict[str, list[dict[str, Any]]]]]:
             "core": bench.bench_core(scale),
         }
 
-    sections: dict[str, Callable[[str], dict[str, list[dict[str, Any]]]]] = {"lookups": lookups}
+    def memory(scale: str) -> dict[str, list[dict[str, Any]]]:
+        return bench.bench_memory(scale, progress=_progress)
+
+    def compare(scale: str) -> dict[str, list[dict[str, Any]]]:
+        return bench.bench_compare(scale, progress=_progress)
+
+    def cleanup(scale: str) -> dict[str, list[dict[str, Any]]]:
+        return {"cleanup": bench.bench_cleanup(scale, progress=_progress)}
+
+    sections: dict[str, Callable[[str], dict[str, list[dict[str, Any]]]]] = {
+        "lookups": lookups,
+        "memory": memory,
+        "compare": compare,
+        "cleanup": cleanup,
+    }
     try:
         from . import bench_connector
     except ImportError:
@@ -35,6 +57,18 @@ def _sections() -> dict[str, Callable[[str], dict[str, list[dict[str, Any]]]]]:
     return sections
 
 
+def _processor() -> str:
+    """Return the CPU model name (from /proc/cpuinfo on Linux), else platform.processor()."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def _progress(message: str) -> None:
     print(f"… {message}", file=sys.stderr, flush=True)
 
@@ -46,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     sections = _sections()
     p_bench = sub.add_parser("bench", help="measure the registry (ratios side by side)")
     p_bench.add_argument("section", nargs="?", default="all", choices=[*sections, "all"])
-    p_bench.add_argument("--scale", choices=["ci", "full"], default="full")
+    p_bench.add_argument(
+        "--scale", choices=["ci", "full"], default="full", help="ci: small and quick; full"
+    )
     p_bench.add_argument("--json", action="store_true", help="print JSON instead of tables")
     args = parser.parse_args(argv)
 
@@ -58,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "implementation": platform.python_implementation(),
             "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "processor": _processor(),
         },
         "scale": args.scale,
     }
@@ -69,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     m = results["machine"]
     print(
         f"nbregistry bench — {m['implementation']} {m['python']} on {m['platform']}, "
-        f"scale={args.scale}"
+        f"{m['cpus']} CPUs ({m['processor']}), scale={args.scale}"
     )
     for key, rows in results.items():
         if key in ("machine", "scale"):

@@ -872,28 +872,45 @@ def bench_flatness(
     ops: list[tuple[str, str, str]] | None = None,
     repeat: int = 15,
     run_ms: float = 3.0,
+    replicas: int = 3,
     progress: Progress = None,
 ) -> list[dict[str, Any]]:
     """Return, per op, the after-design's ns at each N ≥ the first and the ratio to it.
 
-    All environments stay alive and every round times each of them once (order
-    alternating), with the same loop count; the ratio is the median of per-round ratios,
-    which cancels drift on a noisy machine. ValueError for fewer than two sizes.
+    ``replicas`` independent registries are built per N and all stay alive; every round
+    times each of them once (order alternating) with the same loop count. A round's ratio
+    is the median over replicas at N over the median at the smallest N, and the result is
+    the median of the rounds' ratios. Replicas matter on a shared machine: two registries
+    of the *same* size can differ by up to ~1.3x for reasons of memory layout, and one
+    registry per N would report that as growth. ValueError for fewer than two sizes or
+    ``replicas < 1``.
     """
     if len(sizes) < 2:
         raise ValueError(f"need at least two sizes to compare, got {sizes!r}")
+    if replicas < 1:
+        raise ValueError(f"replicas must be >= 1, got {replicas!r}")
     if progress:
-        progress(f"flatness: after design at N={', '.join(f'{n:,}' for n in sizes)}")
-    envs = {n: lookup_env("after", n) for n in sizes}
+        progress(
+            f"flatness: after design at N={', '.join(f'{n:,}' for n in sizes)} "
+            f"({replicas} registries each)"
+        )
+    envs = {(n, k): lookup_env("after", n) for n in sizes for k in range(replicas)}
     out: list[dict[str, Any]] = []
     for label, kind, stmt in ops or COMPARE_OPS:
-        base_timer = timeit.Timer(stmt, globals=envs[sizes[0]])
-        number = _calibrate(base_timer, run_ms)
-        timers = {n: (timeit.Timer(stmt, globals=envs[n]), number) for n in sizes}
+        number = _calibrate(timeit.Timer(stmt, globals=envs[(sizes[0], 0)]), run_ms)
+        timers = {key: (timeit.Timer(stmt, globals=env), number) for key, env in envs.items()}
         samples = _interleaved(timers, repeat)
-        small = samples[sizes[0]]
+
+        def per_round(n: int, samples: dict[Any, list[float]] = samples) -> list[float]:
+            return [
+                statistics.median(samples[(n, k)][r] for k in range(replicas))
+                for r in range(repeat)
+            ]
+
+        small = per_round(sizes[0])
         for n in sizes[1:]:
-            ratios = [b / a for a, b in zip(small, samples[n], strict=True)]
+            big = per_round(n)
+            ratios = [b / a for a, b in zip(small, big, strict=True)]
             out.append(
                 {
                     "op": label,
@@ -901,7 +918,7 @@ def bench_flatness(
                     "N_small": sizes[0],
                     "N": n,
                     "ns_small": round(statistics.median(small), 1),
-                    "ns": round(statistics.median(samples[n]), 1),
+                    "ns": round(statistics.median(big), 1),
                     "ratio": round(statistics.median(ratios), 3),
                 }
             )

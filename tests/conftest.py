@@ -1,0 +1,42 @@
+"""Shared fixtures and Hypothesis profiles for the nbregistry test suite.
+
+Hypothesis profiles: ``ci`` (the default: bounded example counts, no deadline — the
+machine is shared and noisy) and ``long`` (a nightly-style search with many examples).
+Select one with ``HYPOTHESIS_PROFILE=long`` or ``pytest --hypothesis-profile=long``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from nbregistry import ModelRegistry
+
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile(
+    "long",
+    max_examples=3000,
+    stateful_step_count=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def reg() -> Iterator[ModelRegistry]:
+    """Yield a fresh, isolated ``ModelRegistry``."""
+    registry = ModelRegistry()
+    yield registry
+    registry.clear()

@@ -1,0 +1,162 @@
+"""The before/after workloads return their documented shapes (at tiny sizes) and the CLI runs.
+
+Only shapes and generous ratios are asserted, never absolute times: the machine is shared.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nbregistry import bench, registry
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"tenants": 2, "datasources": 2, "models": 25, "embedded": 3, "shapes": 5}
+
+
+def test_seed_properties_draw_shapes_round_robin() -> None:
+    props = bench.seed_properties(0, 3, 5)
+    assert list(props)[-3:] == ["address", "contact", "price"]
+    assert list(bench.seed_properties(4, 3, 5))[-3:] == ["size", "address", "contact"]
+    assert list(bench.seed_properties(0, 2, 7))[-2:] == ["address", "contact"]
+    assert "shape6" in bench.seed_properties(6, 1, 7)
+    with pytest.raises(ValueError, match="embedded=4"):
+        bench.seed_properties(0, 4, 3)
+
+
+def test_build_seed_both_designs_and_reuse() -> None:
+    before = bench.build_seed("before", TINY)
+    after = bench.build_seed("after", TINY)
+    named = 2 * 2 * 25
+    assert before["registry"].stats()["models"] == named + named * 3 + (named * 3) // 5
+    stats = after["registry"].stats()
+    assert stats.named_models == named
+    assert stats.anonymous_models == 2 * 6  # 5 shapes + the nested geo, per tenant
+    assert stats.hit_rate >= 0.95
+    assert bench.structure_bytes("before", before) > bench.structure_bytes("after", after) > 0
+    with pytest.raises(ValueError, match="design"):
+        bench.build_seed("sideways", TINY)
+    after["registry"].clear()
+
+
+def test_build_seed_never_touches_the_global_registry() -> None:
+    n = registry.stats().registrations
+    bench.build_seed("after", {**TINY, "tenants": 1})
+    bench.build_seed("before", {**TINY, "tenants": 1})
+    assert registry.stats().registrations == n
+
+
+def test_memory_child_shapes_in_process() -> None:
+    params = {**TINY, "tenants": 1, "models": 5}
+    traced = bench.memory_child("after", params, "tracemalloc")
+    assert set(traced) >= {"traced_bytes", "classes", "anonymous", "structure_bytes", "hit_rate"}
+    assert traced["classes"] == 10 + traced["anonymous"]
+    rss = bench.memory_child("before", params, "rss")
+    assert isinstance(rss["rss_mib"], float) and rss["classes"] > traced["classes"]
+    with pytest.raises(ValueError, match="mode"):
+        bench.memory_child("after", params, "psutil")
+
+
+def test_bench_memory_runs_children_and_summarises() -> None:
+    result = bench.bench_memory(
+        "ci",
+        scenarios={"seed": {"tenants": 1}, "no embedded models": {"tenants": 1, "embedded": 0}},
+    )
+    rows = result["memory"]
+    assert [(r["scenario"], r["design"]) for r in rows] == [
+        ("seed", "before"),
+        ("seed", "after"),
+        ("no embedded models", "before"),
+        ("no embedded models", "after"),
+    ]
+    seed_before, seed_after = rows[0], rows[1]
+    assert seed_after["traced_bytes"] < 0.6 * seed_before["traced_bytes"]
+    # one class per embedded use (+ the nested geo of every address) vs one per shape
+    assert seed_before["anonymous"] == 150 + 30 and seed_after["anonymous"] == 6
+    metrics = {(r["scenario"], r["metric"]): r for r in result["memory_summary"]}
+    mem = metrics[("seed", "memory after/before (tracemalloc)")]
+    assert mem["holds"] is True and 0 < mem["value"] <= 0.6
+    assert metrics[("seed", "reuse hit rate (after)")]["value"] >= 0.95
+
+
+def test_run_in_child_reports_the_child_error() -> None:
+    with pytest.raises(RuntimeError, match="mode must be"):
+        bench.run_in_child("memory_child", "after", TINY, "bogus")
+
+
+def test_lookup_env_places_the_probe_and_matches_both_designs() -> None:
+    for design in ("before", "after"):
+        env = bench.lookup_env(design, 35)
+        reg, ds = env["reg"], env["ds"]
+        assert reg.find_model_by_name("User") is ds.models.User
+        assert reg.get_model_for_owner(ds, "User") is ds.models.User
+        assert len(ds.models) == 10 and ds.name == "ds2"
+        assert reg.find_model_by_structure(env["spec"]) is not None
+        assert reg.find_model_by_structure(env["absent"]) is None
+    with pytest.raises(ValueError, match="n must be"):
+        bench.lookup_env("after", 0)
+
+
+def test_bench_compare_shapes_and_owner_scan_grows() -> None:
+    ops = [op for op in bench.COMPARE_OPS if op[0] in ("models_for_owner", "ds.models.User")]
+    result = bench.bench_compare("ci", sizes=(10, 2_000), flat_sizes=(10, 2_000), ops=ops)
+    rows = result["compare"]
+    assert {(r["op"], r["N"]) for r in rows} == {(op, n) for op, _, _ in ops for n in (10, 2_000)}
+    assert set(rows[0]) == {"op", "kind", "N", "before_ns", "after_ns", "speedup"}
+    owner = {r["N"]: r["speedup"] for r in rows if r["op"] == "models_for_owner"}
+    assert owner[2_000] > 5 * owner[10]  # a scan of 2,000 vs an index read
+    flat = result["flatness"]
+    assert {f["op"] for f in flat} == {op for op, _, _ in ops}
+    assert all(f["N_small"] == 10 and f["N"] == 2_000 and f["ratio"] > 0 for f in flat)
+    summary = bench.compare_summary(rows, flat, at=2_000)
+    assert any(s["metric"].startswith("slowest owner") for s in summary)
+    with pytest.raises(ValueError, match="two sizes"):
+        bench.bench_flatness((10,))
+    with pytest.raises(ValueError, match="replicas"):
+        bench.bench_flatness((10, 20), replicas=0)
+    with pytest.raises(ValueError, match="scale"):
+        bench.bench_compare("huge")
+
+
+def test_bench_cleanup_rows() -> None:
+    rows = bench.bench_cleanup("ci")
+    assert [(r["design"], r["calls"]) for r in rows] == [("after", 1), ("before", 1), ("before", 5)]
+    after, leak, full = rows
+    assert after["alive_after_gc"] == 0 and after["owner_stores_empty"]
+    assert leak["alive_after_gc"] == leak["classes"] and not leak["owner_stores_empty"]
+    assert full["alive_after_gc"] == 0 and full["registry_empty"]
+
+
+def test_cli_cleanup_json() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "nbregistry", "bench", "cleanup", "--scale", "ci", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=True,
+    )
+    data = json.loads(out.stdout)
+    assert data["scale"] == "ci" and data["machine"]["cpus"] >= 1
+    assert [r["calls"] for r in data["cleanup"]] == [1, 1, 5]
+    assert "cleanup:" in out.stderr  # progress goes to stderr
+
+
+def test_cli_tables_and_bad_section() -> None:
+    from nbregistry.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["bench", "nonsense"])
+    out = subprocess.run(
+        [sys.executable, "-m", "nbregistry", "bench", "cleanup", "--scale", "ci"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=True,
+    )
+    assert "## cleanup" in out.stdout and "alive_after_gc" in out.stdout
