@@ -337,57 +337,28 @@ def normalize_with_fingerprint(properties: Any) -> tuple[tuple[NProp, ...], str]
     return props, _digest(struct_text(props, n.last_texts))
 
 
-class _Unfreezable(Exception):
-    """A spec holds something the fingerprint memo must not key on (a class, an object)."""
-
-
-_LIST = object()  # marks a list inside a frozen spec (a tuple is never a valid spec)
-_FREEZE_DEPTH = 32
-
-
-def _freeze(obj: Any, depth: int = 0) -> Any:
-    """Return a hashable, exact snapshot of a plain spec, or raise _Unfreezable.
-
-    Only strs, builtin spelling types, scalars (type-tagged, so 1, 1.0 and True differ)
-    and dicts/lists of them are accepted; never a Model class or arbitrary object, so
-    the memo keeps nothing alive. Deep or circular specs are refused (the slow path
-    reports them properly).
-    """
-    t = type(obj)
-    if t is str:
-        return obj
-    if t is dict:
-        if depth > _FREEZE_DEPTH:
-            raise _Unfreezable
-        out = []
-        for k, v in obj.items():
-            if type(k) is not str:
-                raise _Unfreezable
-            out.append((k, v) if type(v) is str else (k, _freeze(v, depth + 1)))
-        return tuple(out)
-    if t is list:
-        if depth > _FREEZE_DEPTH:
-            raise _Unfreezable
-        return (_LIST, *[_freeze(v, depth + 1) for v in obj])
-    if t is type and obj in PYTHON_TYPES:
-        return obj
-    if t in _SCALARS:
-        return (t, obj)
-    raise _Unfreezable
-
-
-# frozen spec → fingerprint, for find_model_by_structure on plain specs: a lookup then
-# costs a snapshot and a dict probe instead of a full normalisation. Bounded by clearing.
-_FP_MEMO: dict[Any, str] = {}
+# pickled spec → fingerprint, for find_model_by_structure: a lookup then costs one C-level
+# ``pickle.dumps`` and a dict probe instead of a full normalisation. The pickle is an exact
+# snapshot of the spec's current content (1, 1.0 and True pickle differently; builtin types
+# pickle by reference). A Model class never pickles (its module ``nbregistry.models`` does
+# not exist), so a spec holding one takes the slow path and the memo keeps no class
+# alive. Bounded by clearing.
+_FP_MEMO: dict[bytes, str] = {}
 _FP_MEMO_MAX = 4096
+_pickle_dumps: Any = None
 
 
 def lookup_fingerprint(properties: Any) -> str:
     """Return the fingerprint of a spec, memoised for plain specs; TypeError/DefinitionError."""
+    global _pickle_dumps
     if type(properties) is dict:
+        if _pickle_dumps is None:
+            import pickle
+
+            _pickle_dumps = pickle.dumps
         try:
-            key = _freeze(properties)
-        except _Unfreezable:
+            key = _pickle_dumps(properties, 5)
+        except Exception:  # unpicklable content (a Model class, a lambda...): no memo
             key = None
         if key is not None:
             fp = _FP_MEMO.get(key)
