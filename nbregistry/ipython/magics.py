@@ -326,6 +326,7 @@ class RegistryMagics(Magics, Configurable):
         with _user_errors():
             return handler(args)
 
+    @no_var_expand
     @cell_magic("tenant")
     def tenant_magic(self, line: str, cell: str) -> Any:
         """Run the cell with tenant CODE in force: ``%%tenant CODE``.
