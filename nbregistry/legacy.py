@@ -41,9 +41,9 @@ from .model import (
     _settings_dict,
     make_definition,
     make_model_class,
+    make_property,
     validate_model_name,
 )
-from .registry import _INTERNABLE, _PD_INTERN
 from .tenancy import GLOBAL_TENANT, _override, validate_tenant
 
 __all__ = [
@@ -416,17 +416,9 @@ class LegacyModelBuilder:
         t = p.type
         if type(t) is NStruct:
             t = self._anonymous(t)
-        elif type(t) is str and items is None and type(p.default) in _INTERNABLE:
-            # The core's class builder shares immutable scalar definitions: do the same,
-            # with the same table, so only the architecture differs.
-            key = (p.name, t, p.required, p.default, type(p.default), p.id)
-            pd = _PD_INTERN.get(key)
-            if pd is None:
-                if len(_PD_INTERN) >= 8192:
-                    _PD_INTERN.clear()
-                pd = _PD_INTERN[key] = PropertyDefinition(p.name, t, p.required, p.default, p.id)
-            return pd
-        return PropertyDefinition(p.name, t, p.required, p.default, p.id, items)
+        # The core's class builder shares immutable scalar definitions: so does this one,
+        # with the same table, so only the architecture differs.
+        return make_property(p.name, t, p.required, p.default, p.id, items)
 
     def _anonymous(self, struct: NStruct) -> type[Model]:
         props = [self._bind(p) for p in struct.props]

@@ -102,6 +102,27 @@ class ModelDefinition:
         return hash((self.name, self.fingerprint))
 
 
+# (name, type, required, default, type(default), id) → a shared scalar PropertyDefinition.
+# Frozen and class-free, so sharing is safe and keeps nothing alive; bounded by clearing.
+_PD_INTERN: dict[tuple[Any, ...], PropertyDefinition] = {}
+_INTERNABLE = frozenset({type(None), str, int, float, bool})
+
+
+def make_property(
+    name: str, type_: Any, required: bool, default: Any, is_id: bool, items: Any
+) -> PropertyDefinition:
+    """Return a PropertyDefinition, shared with equal ones when it is a plain scalar."""
+    if type(type_) is str and items is None and type(default) in _INTERNABLE:
+        key = (name, type_, required, default, type(default), is_id)
+        pd = _PD_INTERN.get(key)
+        if pd is None:
+            if len(_PD_INTERN) >= 8192:
+                _PD_INTERN.clear()
+            pd = _PD_INTERN[key] = PropertyDefinition(name, type_, required, default, is_id)
+        return pd
+    return PropertyDefinition(name, type_, required, default, is_id, items)
+
+
 def validate_model_name(name: object) -> str:
     """Return ``name`` if it is a valid model name; raise DefinitionError naming it otherwise."""
     if not isinstance(name, str) or not name:

@@ -27,6 +27,7 @@ from .model import (
     PropertyDefinition,
     make_definition,
     make_model_class,
+    make_property,
     model_deps,
 )
 from .tenancy import GLOBAL_TENANT, _override, validate_tenant
@@ -46,11 +47,6 @@ __all__ = [
 ]
 
 _now = time.time
-
-# (name, type, required, default, type(default), id) → a shared scalar PropertyDefinition.
-# Frozen and class-free, so sharing is safe and keeps nothing alive; bounded by clearing.
-_PD_INTERN: dict[tuple[Any, ...], PropertyDefinition] = {}
-_INTERNABLE = frozenset({type(None), str, int, float, bool})
 
 
 def _count_value(counter: itertools.count[int]) -> int:
@@ -714,16 +710,7 @@ class ModelRegistry:
         t = p.type
         if type(t) is NStruct:
             t = self._anonymous_for(t, code, strict, pending, events)
-        elif type(t) is str and items is None and type(p.default) in _INTERNABLE:
-            # Scalar property definitions are immutable and hold no class: share them.
-            key = (p.name, t, p.required, p.default, type(p.default), p.id)
-            pd = _PD_INTERN.get(key)
-            if pd is None:
-                if len(_PD_INTERN) >= 8192:
-                    _PD_INTERN.clear()
-                pd = _PD_INTERN[key] = PropertyDefinition(p.name, t, p.required, p.default, p.id)
-            return pd
-        return PropertyDefinition(p.name, t, p.required, p.default, p.id, items)
+        return make_property(p.name, t, p.required, p.default, p.id, items)
 
     def _anonymous_for(
         self,
