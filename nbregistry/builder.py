@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -30,7 +31,7 @@ class ModelBuilder(_Owner):
     _FIXED = _Owner._FIXED | {"strict_embedded_models"}
 
     strict_embedded_models: bool
-    _target: Any
+    _target_ref: Any
 
     def __init__(
         self,
@@ -46,7 +47,7 @@ class ModelBuilder(_Owner):
             )
         self._init_owner(name, tenant, registry)
         object.__setattr__(self, "strict_embedded_models", strict_embedded_models)
-        object.__setattr__(self, "_target", self)
+        object.__setattr__(self, "_target_ref", None)
 
     @classmethod
     def _bound(cls, ds: Any) -> ModelBuilder:
@@ -59,10 +60,22 @@ class ModelBuilder(_Owner):
             ("models", ds.models),
             ("name", ds.name),
             ("strict_embedded_models", bool(ds.settings.get("strict_embedded_models", False))),
-            ("_target", ds),
+            # Weak: ds → model_builder → ds would be a reference cycle.
+            ("_target_ref", weakref.ref(ds)),
         ):
             object.__setattr__(self, key, value)
         return self
+
+    @property
+    def _target(self) -> Any:
+        """Return the owner of what this builder defines; ReferenceError if it is gone."""
+        ref = self._target_ref
+        if ref is None:
+            return self
+        target = ref()
+        if target is None:
+            raise ReferenceError("the DataSource of this ModelBuilder no longer exists")
+        return target
 
     @property
     def owner(self) -> Any:
@@ -91,6 +104,14 @@ class ModelBuilder(_Owner):
             )
         normalizer = _Normalizer()
         nprops = normalizer.struct(properties or {}, "")
+        for p in nprops:
+            if p.name in RESERVED_PROPERTY_NAMES:
+                raise DefinitionError(
+                    f"property name {p.name!r} of model {name!r} is reserved: instances "
+                    f"have a {p.name}() method; rename the property (e.g. {p.name + '_'!r})",
+                    path=p.name,
+                )
+        self._check_model_types(nprops, "")
         settings_d = _settings_dict(settings, name)
         plist, text, fp = _with_id(list(nprops), list(normalizer.last_texts), settings_d)
         target = self._target
@@ -110,8 +131,40 @@ class ModelBuilder(_Owner):
         name or Python type → the canonical name; a one-element list → ``[resolved]``.
         Raises DefinitionError for a bad spec.
         """
-        nprop = _Normalizer().prop("type", spec, "type")
+        nprop = _Normalizer().prop("", spec, "")
+        self._check_model_types((nprop,), "")
         return self._resolve(nprop)
+
+    def _check_model_types(self, props: Any, prefix: str) -> None:
+        """Raise DefinitionError for a Model class type from another tenant or registry.
+
+        Tenants never see each other's models: a property may only embed a model of the
+        builder's tenant or of the global tenant, in the same registry.
+        """
+        from .tenancy import GLOBAL_TENANT
+
+        for p in props:
+            path = f"{prefix}{p.name}" if p.name else prefix.rstrip(".")
+            node: Any = p
+            while node is not None:
+                t = node.type
+                if isinstance(t, NStruct):
+                    self._check_model_types(t.props, f"{path}." if path else "")
+                elif not isinstance(t, str):
+                    if t._nbr_registry is not None and t._nbr_registry is not self._registry:
+                        raise DefinitionError(
+                            f"property {path!r} uses model {t.model_name!r} from another "
+                            "ModelRegistry; define it in this registry",
+                            path=path,
+                        )
+                    if t.tenant not in (None, self.tenant, GLOBAL_TENANT):
+                        raise DefinitionError(
+                            f"property {path!r} uses model {t.model_name!r} of tenant "
+                            f"{t.tenant!r}; a model of tenant {self.tenant!r} may only embed "
+                            "models of its own tenant or the global tenant",
+                            path=path,
+                        )
+                node = node.items
 
     def _resolve(self, p: NProp) -> Any:
         t = p.type
@@ -126,6 +179,9 @@ class ModelBuilder(_Owner):
             return f"<ModelBuilder of DataSource {self.name!r} tenant={self.tenant!r}>"
         return super().__repr__()
 
+
+#: Property names that would shadow an instance method (``inst.save()`` must keep working).
+RESERVED_PROPERTY_NAMES = frozenset({"save", "delete", "to_dict"})
 
 _ID_PROP = NProp("id", "integer", id=True)
 _ID_TEXT = prop_text(_ID_PROP)

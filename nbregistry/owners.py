@@ -73,13 +73,13 @@ class _Owner:
 
     def _set_models(self, models: Any) -> None:
         """Implement the deprecated ``owner.models = {...}`` setter (additive, all-or-nothing)."""
-        from .model import Model
+        from .registry import _warn_redefined, user_stacklevel
 
         warnings.warn(
             f"{type(self).__name__}.models setter is deprecated; models are managed by the "
             "registry (use attach() or owner.models[name] = cls)",
             DeprecationWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
         if isinstance(models, ModelsView) and models is self.models:
             return
@@ -89,19 +89,26 @@ class _Owner:
                 f"name → Model class, got {models!r:.80}"
             )
         items = list(models.items())
+        reg = self._registry
+        # All-or-nothing: every entry is checked (and every redefinition warned about)
+        # before the first one is attached.
         for key, value in items:
-            if not (isinstance(value, type) and issubclass(value, Model)) or value is Model:
-                raise TypeError(
-                    f"{type(self).__name__}.models[{key!r}] must be a Model subclass, got "
-                    f"{value!r:.80}; nothing was attached"
-                )
+            try:
+                reg._check_attachable(self, value)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"{exc} (entry {key!r}; nothing was attached)") from None
             if key != value.model_name:
                 raise ValueError(
                     f"key {key!r} does not match the model's name {value.model_name!r}; "
                     "nothing was attached"
                 )
         for _, value in items:
-            self._registry._attach(self, value)
+            existing = self._index.get(value.model_name)
+            if existing is not None and existing is not value:
+                _warn_redefined(self, value.model_name)
+        with reg._lock:
+            for _, value in items:
+                reg._attach(self, value, warn=False)
 
     @property
     def registry(self) -> ModelRegistry:

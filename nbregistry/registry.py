@@ -514,10 +514,10 @@ class ModelRegistry:
 
         Re-registering a registered class counts a registration and adds no entry.
         """
-        if not (isinstance(model, type) and issubclass(model, Model)) or model is Model:
+        if not _is_built_model(model):
             raise TypeError(
-                f"register_model() takes a Model subclass (from DataSource.define or "
-                f"ModelBuilder.define), got {model!r:.80}"
+                f"register_model() takes a model class built by DataSource.define or "
+                f"ModelBuilder.define, got {_describe(model)}"
             )
         if model._nbr_registry is not None and model._nbr_registry is not self:
             raise ValueError(
@@ -544,12 +544,12 @@ class ModelRegistry:
         self._emit(events)
         return model
 
-    def _attach(self, owner: _Owner, model: type[Model], *, as_app: bool = False) -> type[Model]:
-        """Make ``owner`` the owner of ``model`` (moving it); TypeError / ValueError."""
-        if not (isinstance(model, type) and issubclass(model, Model)) or model is Model:
+    def _check_attachable(self, owner: _Owner, model: Any) -> None:
+        """Raise TypeError / ValueError unless ``owner`` may take ``model``; change nothing."""
+        if not _is_built_model(model):
             raise TypeError(
-                f"{type(owner).__name__} {owner.name!r} can only take Model subclasses, "
-                f"got {model!r:.80}"
+                f"{type(owner).__name__} {owner.name!r} can only take model classes built by "
+                f"DataSource.define or ModelBuilder.define, got {_describe(model)}"
             )
         if model.anonymous:
             raise ValueError(
@@ -567,11 +567,17 @@ class ModelRegistry:
                 f"{owner.name!r} belongs to tenant {owner.tenant!r}; define the model on "
                 "an owner of that tenant instead"
             )
+
+    def _attach(
+        self, owner: _Owner, model: type[Model], *, as_app: bool = False, warn: bool = True
+    ) -> type[Model]:
+        """Make ``owner`` the owner of ``model`` (moving it); TypeError / ValueError."""
+        self._check_attachable(owner, model)
         events: list[RegistryEvent] = []
         with self._lock:
             name = model.model_name
             existing = owner._index.get(name)
-            if existing is not None and existing is not model:
+            if warn and existing is not None and existing is not model:
                 _warn_redefined(owner, name)
             self._ensure_owner_name(owner)
             treg = self._tenants.get(owner.tenant)
@@ -1094,6 +1100,23 @@ class ModelRegistry:
 # --- helpers -------------------------------------------------------------------------
 
 
+def _describe(obj: object) -> str:
+    """Return a short description naming ``obj`` for error messages."""
+    if isinstance(obj, type):
+        return f"{obj!r} (a class not built by a builder)"
+    return f"{obj!r:.80}"
+
+
+def _is_built_model(model: object) -> bool:
+    """Return True for a class made by a builder (a hand-written subclass has no definition)."""
+    return (
+        isinstance(model, type)
+        and issubclass(model, Model)
+        and "definition" in vars(model)
+        and "model_name" in vars(model)
+    )
+
+
 def _check_owner_name(name: object) -> None:
     if not isinstance(name, str):
         raise TypeError(f"owner name must be a str, got {name!r} ({type(name).__name__})")
@@ -1128,6 +1151,20 @@ def _missing_in_owner(owner: Any, name: object) -> str:
     )
 
 
+def user_stacklevel() -> int:
+    """Return the ``stacklevel`` that points a warning at the first frame outside nbregistry."""
+    import os
+    import sys
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame = sys._getframe(1)  # the caller of this function is stacklevel 1
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
 def _warn_redefined(owner: Any, name: str) -> None:
     import warnings
 
@@ -1136,7 +1173,7 @@ def _warn_redefined(owner: Any, name: str) -> None:
         f"{owner.tenant!r}) was redefined with a different definition; the old class "
         "left the registry",
         ModelRedefinedWarning,
-        stacklevel=5,
+        stacklevel=user_stacklevel(),
     )
 
 

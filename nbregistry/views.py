@@ -10,6 +10,7 @@ reachable as ``view["keys"]``.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +64,9 @@ class ModelsView(Mapping[str, "type[Model]"]):
     __slots__ = ("__dict__", "__weakref__", "_index", "_owner")
 
     def __init__(self, owner: Any, index: dict[str, type[Model]]) -> None:
-        object.__setattr__(self, "_owner", owner)
+        # Weak: owner → view → owner would be a cycle, so an unreachable owner (and the
+        # name it reserves) would wait for the cyclic GC instead of going at once.
+        object.__setattr__(self, "_owner", weakref.ref(owner))
         object.__setattr__(self, "_index", index)
         object.__setattr__(self, "__dict__", index)
 
@@ -111,7 +114,7 @@ class ModelsView(Mapping[str, "type[Model]"]):
     @property
     def owner(self) -> Any:
         """Return the owner whose models this view shows."""
-        return self._owner
+        return self._live_owner()
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ModelsView):
@@ -136,12 +139,14 @@ class ModelsView(Mapping[str, "type[Model]"]):
                 f"key {name!r} does not match the model's name {model.model_name!r}; "
                 f"write view[{model.model_name!r}] = cls"
             )
-        self._owner._registry._attach(self._owner, model)
+        owner = self._live_owner()
+        owner._registry._attach(owner, model)
 
     def __delitem__(self, name: str) -> None:
         if not isinstance(name, str) or name not in self._index:
             raise KeyError(self._missing(name))
-        self._owner._registry._delete(self._owner, name)
+        owner = self._live_owner()
+        owner._registry._delete(owner, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_") or isinstance(vars(type(self)).get(name), (_Method, property)):
@@ -156,10 +161,18 @@ class ModelsView(Mapping[str, "type[Model]"]):
             raise AttributeError(self._missing(name))
         del self[name]
 
+    def _live_owner(self) -> Any:
+        owner = self._owner()
+        if owner is None:
+            raise ReferenceError("the owner of this ModelsView no longer exists")
+        return owner
+
     # display -----------------------------------------------------------------------
 
     def _label(self) -> str:
-        o = self._owner
+        o = self._owner()
+        if o is None:
+            return "(an owner that no longer exists)"
         return f"{type(o).__name__} {o.name!r} tenant={o.tenant!r}"
 
     def _missing(self, name: object) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -20,11 +21,16 @@ class Connector:
 
     def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = settings
-        self.data_source: Any = None
+        self._bound: Any = None
 
     def bind(self, data_source: Any) -> None:
-        """Remember the owning DataSource."""
-        self.data_source = data_source
+        """Remember the owning DataSource (weakly: it holds this connector)."""
+        self._bound = weakref.ref(data_source)
+
+    @property
+    def data_source(self) -> Any:
+        """Return the owning DataSource, or None (unbound, or no longer alive)."""
+        return None if self._bound is None else self._bound()
 
     def release(self) -> None:
         """Drop every stored row."""

@@ -579,10 +579,13 @@ class RegistryMagics(Magics, Configurable):
         try:
             return models_frame([self.registry.get_model(name, tenant=codes[0])])
         except AmbiguousModelError:
-            # Several owners define it: list them all rather than fail.
-            return models_frame(
-                [m for m in self.registry.all_models(tenant=codes[0]) if m.model_name == name]
-            )
+            # Several owners define it: list them all rather than fail. The ambiguity may
+            # be in the tenant itself or in the global tenant it falls back to.
+            for code in dict.fromkeys((codes[0], GLOBAL_TENANT)):
+                found = [m for m in self.registry.all_models(tenant=code) if m.model_name == name]
+                if found:
+                    return models_frame(found)
+            raise
 
     def _find_structure(self, args: argparse.Namespace) -> type[Model]:
         from ..fingerprint import fingerprint
