@@ -144,13 +144,16 @@ class ModelBuilder(_Owner):
         from .tenancy import GLOBAL_TENANT
 
         for p in props:
-            path = f"{prefix}{p.name}" if p.name else prefix.rstrip(".")
             node: Any = p
             while node is not None:
                 t = node.type
-                if isinstance(t, NStruct):
+                if type(t) is str:
+                    node = node.items
+                    continue
+                path = f"{prefix}{p.name}" if p.name else prefix.rstrip(".")
+                if type(t) is NStruct:
                     self._check_model_types(t.props, f"{path}." if path else "")
-                elif not isinstance(t, str):
+                else:
                     if t._nbr_registry is not None and t._nbr_registry is not self._registry:
                         raise DefinitionError(
                             f"property {path!r} uses model {t.model_name!r} from another "

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ._types import PYTHON_TYPES, TYPE_NAMES, canonical_type_name, check_scalar, expected
@@ -47,6 +47,9 @@ class NProp:
     default: Any = None
     id: bool = False
     items: NProp | None = None
+    # The PropertyDefinition this scalar NProp binds to, memoised by the registry (leaf
+    # NProps are shared through the leaf cache, so most bindings become one slot read).
+    bound: Any = field(default=None, compare=False, repr=False)
 
 
 try:  # the builtin module: importing hashlib would load OpenSSL (slow to import)

@@ -712,8 +712,14 @@ class ModelRegistry:
         pending: dict[tuple[str, bool], type[Model]],
         events: list[RegistryEvent],
     ) -> PropertyDefinition:
-        items = None if p.items is None else self._bind(p.items, code, strict, pending, events)
         t = p.type
+        if type(t) is str and p.items is None:
+            pd = p.bound
+            if pd is None:
+                pd = make_property(p.name, t, p.required, p.default, p.id, None)
+                object.__setattr__(p, "bound", pd)
+            return pd
+        items = None if p.items is None else self._bind(p.items, code, strict, pending, events)
         if type(t) is NStruct:
             t = self._anonymous_for(t, code, strict, pending, events)
         return make_property(p.name, t, p.required, p.default, p.id, items)
