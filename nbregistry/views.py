@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -44,11 +45,20 @@ class _Method:
         )
 
 
+_DELEGATED = frozenset({"keys", "values", "items"})
+
+
 def _shielded(cls: type) -> type:
     """Turn every public method of ``cls`` into a data descriptor (see module docstring)."""
     for name, value in list(vars(cls).items()):
         if not name.startswith("_") and callable(value):
-            setattr(cls, name, _Method(value))
+            if name in _DELEGATED:
+                # A property whose getter is C-level (attrgetter): ``view.items`` is the
+                # index dict's own bound method, so ``view.items()`` costs ``d.items()``.
+                # Still a data descriptor, so a model named ``items`` cannot shadow it.
+                setattr(cls, name, property(attrgetter(f"_index.{name}"), doc=value.__doc__))
+            else:
+                setattr(cls, name, _Method(value))
     return cls
 
 
@@ -105,7 +115,7 @@ class ModelsView(Mapping[str, "type[Model]"]):
         return self._index.items()
 
     def get(self, name: str, default: Any = None) -> Any:
-        """Return the model named ``name``, or ``default``."""
+        """Return the model named ``name``, or ``default`` (also for an unhashable name)."""
         try:
             return self._index.get(name, default)
         except TypeError:
