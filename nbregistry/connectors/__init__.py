@@ -1,7 +1,7 @@
 """Connectors: the storage behind a DataSource. ``"memory"`` is built in.
 
 ``DataSource("memory")`` gets a :class:`MemoryConnector`: an embedded store with
-LoopBack-style filters and optional JSON persistence (``file=``/``path=``).
+LoopBack-style filters and optional JSON or SQLite persistence (``file=``/``path=``).
 """
 
 from __future__ import annotations

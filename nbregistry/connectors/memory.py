@@ -1,4 +1,4 @@
-"""The embedded memory connector: rows per model, LoopBack filters, optional JSON file.
+"""The embedded memory connector: rows per model, LoopBack filters, optional store file.
 
 Rows belong to the DataSource and are keyed by model name. Each model's table is a dict
 ``{id: row}`` (insertion ordered), so a lookup by id is O(1) and the default order is
@@ -15,20 +15,20 @@ Decisions (DESIGN §4b leaves them open):
 * Releasing rows (``ds.disconnect()``, ``registry.cleanup_tenant()``, ``clear()``) and
   removing a model (``ds.delete_model(name)``) drop them from memory. A file-backed store
   keeps them on disk and reloads them when a model of that name is used again.
-* A file-backed store (``file=`` or ``path=``, JSON) loads lazily per model and is
-  rewritten atomically (temp file + ``os.replace``) after every write; if the write
-  fails, the in-memory change is rolled back and PersistenceError is raised.
+* A file-backed store (``file=`` or ``path=``) is JSON for ``.json`` and SQLite for
+  ``.sqlite``/``.sqlite3``/``.db`` (any other extension: PersistenceError at creation;
+  see :mod:`.persistence`). The file is read when the DataSource is created (and again
+  on the first use after a release); rows are decoded and validated lazily per model.
+  Every write operation is persisted atomically (JSON: the whole file rewritten via temp
+  file + ``os.replace``; SQLite: one transaction); if that fails, the in-memory change
+  is rolled back too and PersistenceError is raised.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import copy
 import datetime as _dt
-import json
 import os
-import tempfile
 import threading
 import weakref
 from collections.abc import Iterable, Mapping
@@ -45,19 +45,24 @@ from .filters import (
     parse_limit,
     sort_rows,
 )
+from .persistence import (
+    FILE_FORMAT,
+    FILE_VERSION,
+    StoreChange,
+    StoreFile,
+    _decode,
+    _encode,
+    open_store_file,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ..model import Model
 
-__all__ = ["FILE_FORMAT", "MemoryConnector"]
+__all__ = ["FILE_FORMAT", "FILE_VERSION", "MemoryConnector"]
 
 Row = dict[str, Any]
-
-#: The ``format`` marker of a JSON store file.
-FILE_FORMAT = "nbregistry.memory"
-FILE_VERSION = 1
 
 _IMMUTABLE = frozenset({str, int, float, bool, type(None), _dt.datetime, _dt.date, bytes})
 _MISSING: Any = object()
@@ -86,7 +91,7 @@ def _plain(v: Any) -> Any:
 class _Table:
     """The rows of one model: ``{id: row}`` plus id generation and the encoded cache."""
 
-    __slots__ = ("cls", "encoded", "extras", "flat", "id_name", "next_id", "rows")
+    __slots__ = ("cls", "disk_keyed", "encoded", "extras", "flat", "id_name", "next_id", "rows")
 
     def __init__(self, cls: type[Model]) -> None:
         self.cls = cls
@@ -99,14 +104,18 @@ class _Table:
         self.extras: dict[str, None] = {}
         # id → JSON-ready row, kept only for file-backed stores.
         self.encoded: dict[Any, Any] = {}
+        # True once this table was written to the file, so the file's rows of this model
+        # are keyed like ``rows`` (a SQLite store then writes single rows, not all of them).
+        self.disk_keyed = False
 
 
 class MemoryConnector(Connector):
     """The embedded store behind ``DataSource("memory")`` (one per DataSource).
 
-    Settings: ``file=``/``path=`` (optional) persists the store to a JSON file.
-    Thread-safe: every read and write of the rows holds one re-entrant lock. Raises
-    PersistenceError for an unusable file, TypeError for a non-path ``file=``.
+    Settings: ``file=``/``path=`` (optional) persists the store to a JSON (``.json``) or
+    SQLite (``.sqlite``, ``.sqlite3``, ``.db``) file. Thread-safe: every read and write of
+    the rows holds one re-entrant lock. Raises PersistenceError for an unusable file or an
+    unknown extension, TypeError for a non-path ``file=``.
     """
 
     name = "memory"
@@ -118,6 +127,7 @@ class MemoryConnector(Connector):
         self._data_source: Any = None
         self._subscription: Any = None
         self._path = _file_setting(settings)
+        self._file: StoreFile | None = None if self._path is None else open_store_file(self._path)
         # model name → {"next_id": int, "rows": [encoded row, ...]} loaded from the file
         # but not yet used through a model class.
         self._pending: dict[str, dict[str, Any]] = {}
@@ -369,6 +379,7 @@ class MemoryConnector(Connector):
                 t.rows.pop(key, None)
             return
         enc = {key: self._encode_row(t, key, row) for key, row in puts.items()}
+        deletes = list(deletes)
         old_rows, old_enc, old_next = t.rows.copy(), t.encoded.copy(), t.next_id
         t.rows.update(puts)
         t.encoded.update(enc)
@@ -376,10 +387,11 @@ class MemoryConnector(Connector):
             t.rows.pop(key, None)
             t.encoded.pop(key, None)
         try:
-            self._save()
-        except PersistenceError:
+            self._save(t, enc, deletes)
+        except BaseException:
             t.rows, t.encoded, t.next_id = old_rows, old_enc, old_next
             raise
+        t.disk_keyed = True
 
     def create(
         self, cls: type[Model], items: list[Mapping[str, Any]], *, bulk: bool = True
@@ -559,14 +571,20 @@ class MemoryConnector(Connector):
             self._table_check_registered(cls)
             with self._lock:
                 t = self._tables.get(cls.model_name)
+                undo = None
                 if t is None or t.cls is not cls:
                     # No migration needed to drop everything (works for rows that no
                     # longer fit a redefined model).
-                    self._table_unchecked(cls)
+                    undo = self._table_unchecked(cls)
                 t = self._tables[cls.model_name]
                 n = len(t.rows)
                 if n:
-                    self._commit(t, {}, list(t.rows))
+                    try:
+                        self._commit(t, {}, list(t.rows))
+                    except BaseException:
+                        if undo is not None:
+                            undo()  # the rows stay as they were (loaded, or to migrate)
+                        raise
                 return n
         t = self._table(cls)
         pred = compile_where(cls, where)
@@ -576,16 +594,21 @@ class MemoryConnector(Connector):
                 self._commit(t, {}, keys)
             return len(keys)
 
-    def _table_unchecked(self, cls: type[Model]) -> None:
-        """Give ``cls`` a table holding the same keys without validating (destroy_all)."""
+    def _table_unchecked(self, cls: type[Model]) -> Any:
+        """Give ``cls`` a table holding the same keys without validating (destroy_all).
+
+        Return a callable that puts the previous state back (if destroying fails).
+        """
         self._table_check_registered(cls)
         if not self._loaded and self._path is not None:
             self._load()
         name = cls.model_name
         t = _Table(cls)
         old = self._tables.get(name)
+        raw = None
         if old is not None:
             t.rows, t.encoded, t.next_id = old.rows, old.encoded, old.next_id
+            t.disk_keyed = old.disk_keyed
         else:
             raw = self._pending.pop(name, None)
             if raw is not None:
@@ -594,6 +617,17 @@ class MemoryConnector(Connector):
                 t.encoded = dict.fromkeys(t.rows)
         self._tables[name] = t
         self._ensure_subscribed()
+
+        def undo() -> None:
+            if old is not None:
+                old.rows, old.encoded, old.next_id = t.rows, t.encoded, t.next_id
+                self._tables[name] = old
+            else:
+                del self._tables[name]
+                if raw is not None:
+                    self._pending[name] = raw
+
+        return undo
 
     def _table_check_registered(self, cls: type[Model]) -> None:
         owner = cls._nbr_owner
@@ -718,71 +752,31 @@ class MemoryConnector(Connector):
 
     def _load(self) -> None:
         """Read the file into ``_pending``; PersistenceError naming the file if unusable."""
-        path = self._path
-        assert path is not None
-        try:
-            with open(path, "rb") as f:
-                raw = f.read()
-        except FileNotFoundError:
-            self._pending = {}
-            self._loaded = True
-            return
-        except OSError as exc:
-            raise PersistenceError(f"cannot read memory store file {path!r}: {exc}") from None
-        if not raw.strip():
-            self._pending = {}
-            self._loaded = True
-            return
-        hint = "the file was left untouched; move it away or choose another file="
-        try:
-            doc = json.loads(raw.decode("utf-8"))
-        except ValueError as exc:
-            raise PersistenceError(
-                f"{path!r} is not a JSON nbregistry memory store ({exc}); {hint}"
-            ) from None
-        if not isinstance(doc, dict) or doc.get("format") != FILE_FORMAT:
-            raise PersistenceError(
-                f"{path!r} is not an nbregistry memory store (no "
-                f"'format': {FILE_FORMAT!r} marker); {hint}"
-            )
-        if doc.get("version") != FILE_VERSION:
-            raise PersistenceError(
-                f"{path!r} has store version {doc.get('version')!r}; this nbregistry reads "
-                f"version {FILE_VERSION}; {hint}"
-            )
-        models = doc.get("models")
-        if not isinstance(models, dict):
-            raise PersistenceError(f"{path!r}: 'models' must be an object; {hint}")
-        pending: dict[str, dict[str, Any]] = {}
-        for name, entry in models.items():
-            ok = (
-                isinstance(entry, dict)
-                and isinstance(entry.get("rows"), list)
-                and all(isinstance(r, dict) for r in entry["rows"])
-                and isinstance(entry.get("next_id"), int)
-                and not isinstance(entry.get("next_id"), bool)
-            )
-            if not ok:
-                raise PersistenceError(
-                    f"{path!r}: the entry of model {name!r} is malformed (expected "
-                    "{'next_id': int, 'rows': [objects]}); " + hint
-                )
-            pending[name] = {"next_id": entry["next_id"], "rows": entry["rows"]}
-        self._pending = pending
+        assert self._file is not None
+        self._pending = self._file.load()
         self._loaded = True
 
-    def _save(self) -> None:
-        """Write the whole store to the file atomically; PersistenceError on failure."""
-        path = self._path
-        assert path is not None
-        models: dict[str, Any] = {}
-        for name, raw in self._pending.items():
-            models[name] = raw
+    def _snapshot(self) -> dict[str, dict[str, Any]]:
+        """Return the whole store in file form: unloaded models and every table."""
+        models: dict[str, dict[str, Any]] = dict(self._pending)
         for name, t in self._tables.items():
             models[name] = {"next_id": t.next_id, "rows": list(t.encoded.values())}
-        doc = {"format": FILE_FORMAT, "version": FILE_VERSION, "models": models}
-        text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
-        _atomic_write(path, text)
+        return models
+
+    def _save(self, t: _Table, puts: dict[Any, Any], deletes: list[Any]) -> None:
+        """Persist one write of table ``t`` atomically; PersistenceError on failure."""
+        assert self._file is not None
+        self._file.write(
+            StoreChange(
+                model=t.cls.model_name,
+                next_id=t.next_id,
+                rows=t.encoded,
+                puts=puts,
+                deletes=deletes,
+                keyed=t.disk_keyed,
+                snapshot=self._snapshot,
+            )
+        )
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -808,82 +802,6 @@ def _file_setting(settings: Mapping[str, Any]) -> str | None:
     if not isinstance(out, str):
         out = os.fsdecode(out)
     return out
-
-
-def _atomic_write(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    base = os.path.basename(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise PersistenceError(f"cannot write memory store file {path!r}: {exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise PersistenceError(f"cannot write memory store file {path!r}: {exc}") from None
-
-
-_TAGS = ("$date", "$day", "$bytes", "$dict")
-
-
-def _encode(v: Any) -> Any:
-    """Return a JSON-ready form of a stored value; TypeError naming what cannot be stored."""
-    t = type(v)
-    if v is None or t in (str, int, float, bool):
-        return v
-    if t is _dt.datetime:
-        return {"$date": v.isoformat()}
-    if t is _dt.date:
-        return {"$day": v.isoformat()}
-    if t in (bytes, bytearray):
-        return {"$bytes": base64.b64encode(bytes(v)).decode("ascii")}
-    if isinstance(v, (list, tuple)):
-        return [_encode(x) for x in v]
-    if isinstance(v, dict):
-        out = {}
-        for k, x in v.items():
-            if not isinstance(k, str):
-                raise TypeError(f"a JSON file can only store str dict keys, got {k!r}")
-            out[k] = _encode(x)
-        if len(out) == 1 and next(iter(out)) in _TAGS:
-            return {"$dict": out}
-        return out
-    d = getattr(v, "__dict__", None)
-    if d is not None and hasattr(t, "definition") and hasattr(t, "model_name"):
-        return _encode(dict(d))
-    raise TypeError(
-        f"a JSON file cannot store {v!r:.60} ({t.__name__}); store str, numbers, bool, "
-        "None, dates, bytes, lists and dicts"
-    )
-
-
-def _decode(v: Any) -> Any:
-    """Invert :func:`_encode`; ValueError for a malformed tag."""
-    if isinstance(v, list):
-        return [_decode(x) for x in v]
-    if isinstance(v, dict):
-        if len(v) == 1:
-            tag, x = next(iter(v.items()))
-            if tag == "$date":
-                return _dt.datetime.fromisoformat(x)
-            if tag == "$day":
-                return _dt.date.fromisoformat(x)
-            if tag == "$bytes":
-                return base64.b64decode(x.encode("ascii"), validate=True)
-            if tag == "$dict":
-                if not isinstance(x, dict):
-                    raise ValueError(f"bad $dict value {x!r:.40}")
-                return {k: _decode(y) for k, y in x.items()}
-        return {k: _decode(y) for k, y in v.items()}
-    return v
 
 
 # --- DataFrames -------------------------------------------------------------------------
