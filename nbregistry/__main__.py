@@ -79,9 +79,19 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sections = _sections()
     p_bench = sub.add_parser("bench", help="measure the registry (ratios side by side)")
-    p_bench.add_argument("section", nargs="?", default="all", choices=[*sections, "all"])
     p_bench.add_argument(
-        "--scale", choices=["ci", "full"], default="full", help="ci: small and quick; full"
+        "section",
+        nargs="?",
+        default="all",
+        choices=[*sections, "all"],
+        help="lookups: registry lookup costs vs a dict; memory / compare / cleanup: before "
+        "(nbregistry.legacy) vs after; connector: the memory store; all (default): every one",
+    )
+    p_bench.add_argument(
+        "--scale",
+        choices=["ci", "full"],
+        default="full",
+        help="ci: small and quick (what CI runs); full: the issue-sized workloads (default)",
     )
     p_bench.add_argument("--json", action="store_true", help="print JSON instead of tables")
     args = parser.parse_args(argv)

@@ -169,6 +169,9 @@ def bench_lookups(
                         "dict_ns": round(base_ns, 1),
                         "ratio": round(ns / base_ns, 2),
                         "target": target,
+                        "meets": None
+                        if target is None
+                        else ("yes" if ns / base_ns <= target else "NO"),
                     }
                 )
             env["reg"].clear()
