@@ -24,6 +24,7 @@ __all__ = [
     "SCALES",
     "SCENARIOS",
     "SHAPES",
+    "NotebookProgress",
     "bench_cleanup",
     "bench_compare",
     "bench_core",
@@ -48,6 +49,40 @@ SCALES: dict[str, dict[str, Any]] = {
     "ci": {"sizes": (10, 1_000, 10_000), "tenants": 100, "cleanup": 2_000, "repeat": 5},
     "full": {"sizes": (10, 1_000, 100_000), "tenants": 1_000, "cleanup": 10_000, "repeat": 7},
 }
+
+
+class NotebookProgress:
+    """Show a benchmark's progress in a notebook: a bar and the current step (ipywidgets).
+
+    Pass an instance as ``progress=`` to ``bench_memory``/``bench_compare``/``bench_cleanup``;
+    ``steps`` is the expected number of steps (the bar grows if there are more). Call
+    ``done()`` at the end. ipywidgets and IPython are imported here, lazily.
+    """
+
+    def __init__(self, title: str, steps: int) -> None:
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        self.steps = 0
+        self.bar = widgets.IntProgress(value=0, min=0, max=max(1, steps), description=title)
+        self.label = widgets.Label("starting…")
+        self.box = widgets.HBox([self.bar, self.label])
+        display(self.box)
+
+    def __call__(self, message: str) -> None:
+        """Record one step: advance the bar and show ``message``."""
+        if self.steps:
+            self.bar.value = min(self.steps, self.bar.max)
+        self.steps += 1
+        if self.steps > self.bar.max:
+            self.bar.max = self.steps
+        self.label.value = f"{self.steps}/{self.bar.max}: {message}"
+
+    def done(self) -> None:
+        """Fill the bar and say how many steps ran."""
+        self.bar.value = self.bar.max
+        self.bar.bar_style = "success"
+        self.label.value = f"done ({self.steps} steps)"
 
 
 def scale_from_env(default: str = "full") -> str:

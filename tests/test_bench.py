@@ -160,3 +160,23 @@ def test_cli_tables_and_bad_section() -> None:
         check=True,
     )
     assert "## cleanup" in out.stdout and "alive_after_gc" in out.stdout
+
+
+def test_notebook_progress_tracks_steps_and_grows_past_its_estimate() -> None:
+    from nbregistry.bench import NotebookProgress
+
+    progress = NotebookProgress("memory", steps=2)
+    try:
+        assert (progress.bar.value, progress.bar.max) == (0, 2)
+        progress("first")
+        progress("second")
+        assert progress.bar.value == 1 and progress.label.value == "2/2: second"
+        progress("third")  # more steps than estimated: the bar grows instead of overflowing
+        assert progress.bar.max == 3 and progress.label.value == "3/3: third"
+        progress.done()
+        assert progress.bar.value == 3 and progress.bar.bar_style == "success"
+        assert progress.label.value == "done (3 steps)"
+    finally:
+        progress.box.close()
+        progress.bar.close()
+        progress.label.close()
