@@ -23,7 +23,7 @@ from typing import Any
 from ._types import PYTHON_TYPES, TYPE_NAMES, canonical_type_name, check_scalar, expected
 from .errors import DefinitionError
 
-__all__ = ["NProp", "NStruct", "fingerprint", "normalize_properties"]
+__all__ = ["NProp", "NStruct", "fingerprint", "lookup_fingerprint", "normalize_with_fingerprint"]
 
 _OPTION_KEYS = ("type", "required", "default", "id")
 
@@ -98,7 +98,7 @@ def _type_text(t: Any) -> str:
     # A Model subclass: anonymous ones are their structure; named ones name + fingerprint.
     definition = t.definition
     if t.anonymous:
-        return definition._text or struct_text(list(definition.properties.values()))
+        return definition._text
     return _dumps(["model", t.model_name, definition.fingerprint])
 
 
@@ -316,18 +316,6 @@ class _Normalizer:
             )
 
 
-def normalize_properties(properties: Any, *, what: str = "properties") -> tuple[NProp, ...]:
-    """Normalise a properties mapping; raise TypeError (not a mapping) or DefinitionError."""
-    if properties is None:
-        return ()
-    if not isinstance(properties, Mapping):
-        raise TypeError(
-            f"{what} must be a mapping of property name → type spec, got "
-            f"{type(properties).__name__} {properties!r:.80}"
-        )
-    return _Normalizer().struct(properties, "")
-
-
 def normalize_with_fingerprint(properties: Any) -> tuple[tuple[NProp, ...], str]:
     """Return ``(normalised props, fingerprint)``; TypeError / DefinitionError as above."""
     if not isinstance(properties, Mapping):
@@ -372,12 +360,6 @@ def lookup_fingerprint(properties: Any) -> str:
                 _FP_MEMO[key] = fp
             return fp
     return normalize_with_fingerprint(properties)[1]
-
-
-def struct_fingerprint(props: Any) -> tuple[str, str]:
-    """Return ``(canonical text, fingerprint)`` of a sequence of NProp/PropertyDefinition."""
-    text = struct_text(props)
-    return text, _digest(text)
 
 
 def fingerprint(properties: Mapping[str, Any]) -> str:

@@ -12,7 +12,6 @@ from . import fingerprint as _fingerprint_module
 from ._types import check_scalar, expected
 from .access import DataAccess
 from .errors import DefinitionError, ValidationError
-from .fingerprint import struct_fingerprint
 
 if TYPE_CHECKING:
     from .owners import App, DataSource
@@ -135,33 +134,20 @@ def validate_model_name(name: object) -> str:
     return name
 
 
-def inject_id(props: list[PropertyDefinition], settings: Mapping[str, Any]) -> None:
-    """Add the LoopBack-style ``id`` property in place unless one exists or settings say no."""
-    if any(p.id for p in props) or settings.get("id_injection", True) is False:
-        return
-    for i, p in enumerate(props):
-        if p.name == "id":
-            props[i] = PropertyDefinition(p.name, p.type, p.required, p.default, True, p.items)
-            return
-    props.insert(0, PropertyDefinition("id", "integer", id=True))
-
-
 def make_definition(
     name: str,
     props: Iterable[PropertyDefinition],
     settings: dict[str, Any],
     *,
-    text: str | None = None,
-    fp: str | None = None,
+    text: str,
+    fp: str,
 ) -> ModelDefinition:
     """Build a ModelDefinition (properties already bound to classes).
 
-    ``text``/``fp`` may be passed when already computed from the normalised spec (the
-    canonical text of an anonymous class equals that of the nested spec it came from).
+    ``text``/``fp`` come from the normalised spec (the canonical text of an anonymous
+    class equals that of the nested spec it came from; named models keep ``""``).
     """
     plist = list(props)
-    if text is None or fp is None:
-        text, fp = struct_fingerprint(plist)
     return ModelDefinition(
         name,
         MappingProxyType({p.name: p for p in plist}),

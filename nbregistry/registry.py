@@ -388,28 +388,34 @@ class ModelRegistry:
     def _add(self, cls: type[Model], events: list[RegistryEvent]) -> None:
         """Store ``cls`` in its tenant under its owner (lock held, cls not registered)."""
         treg = self._store(cls.tenant)  # type: ignore[arg-type]
-        name = cls.model_name
-        owner = cls._nbr_owner
         # Embedded anonymous models gain a user (re-registering them if they were dropped).
         for dep in model_deps(cls):
             if dep.tenant == treg.code:
                 if not self._is_registered(dep):
                     self._add(dep, events)
                 type.__setattr__(dep, "_nbr_users", dep._nbr_users + 1)
+        if not cls._nbr_seq:
+            type.__setattr__(cls, "_nbr_seq", next(self._seq))
+            type.__setattr__(cls, "_nbr_registered_at", _now())
+        self._index(treg, cls, events)
+
+    def _index(self, treg: TenantRegistry, cls: type[Model], events: list[RegistryEvent]) -> None:
+        """Put ``cls`` in its owner's index (or the anonymous set) and the name index."""
+        name = cls.model_name
         if cls.anonymous:
             treg.anonymous[cls] = None
             key = (cls.definition.fingerprint, cls.definition.strict)
             treg.by_structure.setdefault(key, cls)
             key_owner = None
         else:
-            if owner is None:
+            key_owner = cls._nbr_owner
+            if key_owner is None:
                 idx = treg.ownerless
             else:
-                idx = owner._index
-                if owner not in treg.by_owner:
-                    treg.by_owner[owner] = idx
-            idx[name] = cls
-            key_owner = owner
+                idx = key_owner._index
+                if key_owner not in treg.by_owner:
+                    treg.by_owner[key_owner] = idx
+            idx[name] = cls  # a re-used name keeps its slot, so definition order holds
         cur = treg.by_name.get(name)
         if cur is None:
             treg.by_name[name] = cls
@@ -421,9 +427,6 @@ class ModelRegistry:
                 treg.by_name[name] = cls
             else:
                 treg.by_name[name] = {cur_owner: cur, key_owner: cls}
-        if not cls._nbr_seq:
-            type.__setattr__(cls, "_nbr_seq", next(self._seq))
-            type.__setattr__(cls, "_nbr_registered_at", _now())
         treg.last_accessed = _now()
         events.append(RegistryEvent("registered", treg.code, key_owner, name))
 
@@ -615,26 +618,7 @@ class ModelRegistry:
 
     def _reindex(self, model: type[Model], events: list[RegistryEvent]) -> None:
         """Index an already-stored class under its (new) owner, without touching users."""
-        treg = self._store(model.tenant)  # type: ignore[arg-type]
-        owner = model._nbr_owner
-        idx = owner._index
-        if owner not in treg.by_owner:
-            treg.by_owner[owner] = idx
-        idx[model.model_name] = model
-        name = model.model_name
-        cur = treg.by_name.get(name)
-        if cur is None:
-            treg.by_name[name] = model
-        elif type(cur) is dict:
-            cur[owner] = model
-        elif cur is not model:
-            cur_owner = None if cur.anonymous else cur._nbr_owner
-            if cur_owner is owner:
-                treg.by_name[name] = model
-            else:
-                treg.by_name[name] = {cur_owner: cur, owner: model}
-        treg.last_accessed = _now()
-        events.append(RegistryEvent("registered", treg.code, owner, name))
+        self._index(self._store(model.tenant), model, events)  # type: ignore[arg-type]
 
     def _replace(
         self,
@@ -647,20 +631,13 @@ class ModelRegistry:
     ) -> None:
         """Swap ``old`` for ``new`` in the owner's slot (keeping its place); lock held."""
         treg = self._store(owner.tenant)
+        # Indexing ``new`` under the same owner and name overwrites ``old`` in the owner's
+        # slot (keeping its place) and in the name index; only its users remain to release.
         if already_deps:
             self._reindex(new, events)
         else:
-            self._add(new, events)  # overwrites idx[name] in place: the slot keeps its order
-        # ``old`` is no longer indexed under the owner (its slot now holds ``new``).
-        name = old.model_name
-        cur = treg.by_name.get(name)
-        if type(cur) is dict:
-            for k, v in list(cur.items()):
-                if v is old:
-                    del cur[k]
-            if len(cur) == 1:
-                treg.by_name[name] = next(iter(cur.values()))
-        events.insert(len(events) - 1, RegistryEvent("removed", treg.code, owner, name))
+            self._add(new, events)
+        events.insert(len(events) - 1, RegistryEvent("removed", treg.code, owner, old.model_name))
         self._release_deps(treg, old, events)
 
     def _commit_define(

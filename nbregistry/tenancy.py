@@ -66,11 +66,6 @@ def validate_tenant(code: object) -> str:
     return code
 
 
-def _override_code() -> str | None:
-    """Return the scoped override of the running context, or None."""
-    return _override.get()
-
-
 class tenant:
     """Run a block, or every call of a function, with ``code`` as the current tenant.
 
