@@ -117,10 +117,8 @@ def prop_text(p: Any, *, with_name: bool = True) -> str:
     )
 
 
-def struct_text(props: Any, texts: list[str] | None = None) -> str:
-    """Return the canonical text of a structure: properties sorted by name."""
-    if texts is None:
-        texts = [prop_text(p) for p in props]
+def struct_text(props: Any, texts: list[str]) -> str:
+    """Return the canonical text of a structure from its properties' texts, sorted by name."""
     # Names are unique within a structure, so sorting the pairs never compares texts.
     pairs = sorted(zip([p.name for p in props], texts, strict=True))
     return '["object",[' + ",".join([t for _, t in pairs]) + "]]"

@@ -939,10 +939,7 @@ class ModelRegistry:
         code = validate_tenant(code)
         with self._lock:
             removed, owners = self._cleanup_locked(code)
-        for owner in owners:
-            release = getattr(owner, "_release_data", None)
-            if release is not None:
-                release()
+        _release_data(owners)
         if removed or owners:
             self._emit([RegistryEvent("tenant_cleaned", code, None, None)])
         return removed
@@ -991,15 +988,10 @@ class ModelRegistry:
         """Remove everything — tenants, models, owner names — and reset the counters."""
         with self._lock:
             owners: list[Any] = []
-            for code in list(self._tenants) + list(self._owner_names):
-                if code in self._tenants or code in self._owner_names:
-                    owners.extend(self._cleanup_locked(code)[1])
+            for code in {**self._tenants, **self._owner_names}:
+                owners.extend(self._cleanup_locked(code)[1])
             self._reset_counters()
-            self._registrations = 0
-        for owner in owners:
-            release = getattr(owner, "_release_data", None)
-            if release is not None:
-                release()
+        _release_data(owners)
         self._emit([RegistryEvent("cleared", None, None, None)])
 
     # stats, frames, events ---------------------------------------------------------
@@ -1088,6 +1080,14 @@ def _describe(obj: object) -> str:
     if isinstance(obj, type):
         return f"{obj!r} (a class not built by a builder)"
     return f"{obj!r:.80}"
+
+
+def _release_data(owners: list[Any]) -> None:
+    """Let each owner that stores rows (a DataSource's connector) drop them."""
+    for owner in owners:
+        release = getattr(owner, "_release_data", None)
+        if release is not None:
+            release()
 
 
 def _is_built_model(model: object) -> bool:

@@ -138,18 +138,13 @@ class ModelsView(Mapping[str, "type[Model]"]):
     # writes ------------------------------------------------------------------------
 
     def __setitem__(self, name: str, model: type[Model]) -> None:
-        from .model import Model
-
-        if not (isinstance(model, type) and issubclass(model, Model)) or model is Model:
-            raise TypeError(
-                f"only Model subclasses can be assigned to {self._label()}, got {model!r:.80}"
-            )
+        owner = self._live_owner()
+        owner._registry._check_attachable(owner, model)  # TypeError / ValueError
         if name != model.model_name:
             raise ValueError(
                 f"key {name!r} does not match the model's name {model.model_name!r}; "
                 f"write view[{model.model_name!r}] = cls"
             )
-        owner = self._live_owner()
         owner._registry._attach(owner, model)
 
     def __delitem__(self, name: str) -> None:
