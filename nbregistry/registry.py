@@ -81,6 +81,10 @@ class TenantStats:
     created_at: float
     last_accessed: float
     idle_seconds: float
+    # Beyond the contract's fields: the split the magics and the browser show.
+    named_models: int = 0
+    anonymous_models: int = 0
+    unique_structures: int = 0
 
     def to_frame(self) -> pd.DataFrame:
         """Return a one-row DataFrame."""
@@ -996,39 +1000,24 @@ class ModelRegistry:
 
     # stats, frames, events ---------------------------------------------------------
 
+    def tenant_stats(self, code: str) -> TenantStats | None:
+        """Return the counts of one tenant, or None if it holds no models; TenantError."""
+        treg = self._tenants.get(validate_tenant(code))
+        return None if treg is None else _tenant_stats(treg, _now())
+
     def stats(self) -> RegistryStats:
         """Return a frozen snapshot of sizes and counters."""
         now = _now()
-        per: list[TenantStats] = []
-        models = named = anonymous = owners = structures = 0
-        for code, treg in list(self._tenants.items()):
-            ms = treg.models()
-            n_anon = len(treg.anonymous)
-            n_owners = len(treg.by_owner)
-            per.append(
-                TenantStats(
-                    code,
-                    len(ms),
-                    n_owners,
-                    treg.created_at,
-                    treg.last_accessed,
-                    max(0.0, now - treg.last_accessed),
-                )
-            )
-            models += len(ms)
-            anonymous += n_anon
-            named += len(ms) - n_anon
-            owners += n_owners
-            structures += len({m.definition.fingerprint for m in ms})
+        per = [_tenant_stats(treg, now) for treg in list(self._tenants.values())]
         hits = _count_value(self._hits)
         misses = _count_value(self._misses)
         return RegistryStats(
             tenants=sum(1 for t in per if t.tenant != GLOBAL_TENANT),
-            models=models,
-            named_models=named,
-            anonymous_models=anonymous,
-            owners=owners,
-            unique_structures=structures,
+            models=sum(t.models for t in per),
+            named_models=sum(t.named_models for t in per),
+            anonymous_models=sum(t.anonymous_models for t in per),
+            owners=sum(t.owners for t in per),
+            unique_structures=sum(t.unique_structures for t in per),
             registrations=self._registrations,
             lookups=_count_value(self._lookups),
             reuse_hits=hits,
@@ -1080,6 +1069,22 @@ def _describe(obj: object) -> str:
     if isinstance(obj, type):
         return f"{obj!r} (a class not built by a builder)"
     return f"{obj!r:.80}"
+
+
+def _tenant_stats(treg: TenantRegistry, now: float) -> TenantStats:
+    models = treg.models()
+    n_anon = len(treg.anonymous)
+    return TenantStats(
+        treg.code,
+        len(models),
+        len(treg.by_owner),
+        treg.created_at,
+        treg.last_accessed,
+        max(0.0, now - treg.last_accessed),
+        named_models=len(models) - n_anon,
+        anonymous_models=n_anon,
+        unique_structures=len({m.definition.fingerprint for m in models}),
+    )
 
 
 def _release_data(owners: list[Any]) -> None:

@@ -375,6 +375,10 @@ def test_stats_counters(reg: ModelRegistry) -> None:
     assert {t.tenant for t in s.per_tenant} == {"acme", "global"}
     acme_stats = next(t for t in s.per_tenant if t.tenant == "acme")
     assert (acme_stats.models, acme_stats.owners) == (3, 1)
+    assert (acme_stats.named_models, acme_stats.anonymous_models) == (2, 1)
+    assert acme_stats.unique_structures == 3
+    assert reg.tenant_stats("acme") is not None and reg.tenant_stats("acme").models == 3
+    assert reg.tenant_stats("nobody") is None
     assert acme_stats.idle_seconds >= 0
     with pytest.raises(AttributeError):
         s.models = 3  # type: ignore[misc]

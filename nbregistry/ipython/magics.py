@@ -450,14 +450,12 @@ class RegistryMagics(Magics, Configurable):
 
         rows = []
         for t in self.registry.stats().per_tenant:
-            treg = self.registry.tenant_registry(t.tenant)
-            anonymous = 0 if treg is None else len(treg.anonymous)
             rows.append(
                 (
                     t.tenant,
                     t.models,
-                    t.models - anonymous,
-                    anonymous,
+                    t.named_models,
+                    t.anonymous_models,
                     t.owners,
                     t.created_at,
                     t.last_accessed,

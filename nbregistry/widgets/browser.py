@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from ..registry import ModelRegistry, RegistryEvent, RegistryStats, TenantStats
+from ..registry import ModelRegistry, RegistryEvent, RegistryStats
 from ..tenancy import validate_tenant
 
 if TYPE_CHECKING:
@@ -842,25 +842,13 @@ class TenantBrowser:
 
         treg = self.registry.tenant_registry(code)
         models = [] if treg is None else treg.models()
-        if treg is None:
-            ts = None
-        else:
-            now = _now()
-            ts = TenantStats(
-                code,
-                len(models),
-                len(treg.by_owner),
-                treg.created_at,
-                treg.last_accessed,
-                max(0.0, now - treg.last_accessed),
-            )
-        n_anon = sum(1 for c in models if c.anonymous)
+        ts = self.registry.tenant_stats(code)
         data = {
-            "models": len(models),
-            "named models": len(models) - n_anon,
-            "anonymous models": n_anon,
+            "models": 0 if ts is None else ts.models,
+            "named models": 0 if ts is None else ts.named_models,
+            "anonymous models": 0 if ts is None else ts.anonymous_models,
             "owners": 0 if ts is None else ts.owners,
-            "unique structures": len({c.definition.fingerprint for c in models}),
+            "unique structures": 0 if ts is None else ts.unique_structures,
             "records": sum(_record_count(c) or 0 for c in models),
             "created at": None if ts is None else pd.Timestamp(ts.created_at, unit="s"),
             "last accessed": None if ts is None else pd.Timestamp(ts.last_accessed, unit="s"),
@@ -1074,9 +1062,3 @@ def _ancestors(node: _Node) -> list[_Node]:
         out.append(cur)
         cur = cur.parent
     return out
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
