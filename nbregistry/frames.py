@@ -68,16 +68,38 @@ def properties_frame(cls: type[Model]) -> pd.DataFrame:
 
 
 def tenant_stats_frame(per: Iterable[TenantStats]) -> pd.DataFrame:
-    """Return one row per tenant."""
+    """Return one row per tenant: counts, creation, last access and idle time."""
     import pandas as pd
 
     rows = [
-        (t.tenant, t.models, t.owners, t.created_at, t.last_accessed, t.idle_seconds) for t in per
+        (
+            t.tenant,
+            t.models,
+            t.named_models,
+            t.anonymous_models,
+            t.owners,
+            t.created_at,
+            t.last_accessed,
+            t.idle_seconds,
+        )
+        for t in per
     ]
     df = pd.DataFrame.from_records(
         rows,
-        columns=["tenant", "models", "owners", "created_at", "last_accessed", "idle_seconds"],
+        columns=[
+            "tenant",
+            "models",
+            "named",
+            "anonymous",
+            "owners",
+            "created_at",
+            "last_accessed",
+            "idle_seconds",
+        ],
     )
+    for col in ("models", "named", "anonymous", "owners"):
+        df[col] = df[col].astype("int64")
+    df["idle_seconds"] = df["idle_seconds"].astype("float64")
     for col in ("created_at", "last_accessed"):
         df[col] = pd.to_datetime(df[col], unit="s")
     return df.set_index("tenant")

@@ -446,39 +446,9 @@ class RegistryMagics(Magics, Configurable):
         return _with_header(df, head)
 
     def _cmd_tenants(self, args: argparse.Namespace) -> pd.DataFrame:
-        import pandas as pd
+        from ..frames import tenant_stats_frame
 
-        rows = []
-        for t in self.registry.stats().per_tenant:
-            rows.append(
-                (
-                    t.tenant,
-                    t.models,
-                    t.named_models,
-                    t.anonymous_models,
-                    t.owners,
-                    t.created_at,
-                    t.last_accessed,
-                    t.idle_seconds,
-                )
-            )
-        cols = [
-            "tenant",
-            "models",
-            "named",
-            "anonymous",
-            "owners",
-            "created_at",
-            "last_accessed",
-            "idle_seconds",
-        ]
-        df = pd.DataFrame.from_records(rows, columns=cols)
-        for col in ("models", "named", "anonymous", "owners"):
-            df[col] = df[col].astype("int64")
-        df["idle_seconds"] = df["idle_seconds"].astype("float64")
-        for col in ("created_at", "last_accessed"):
-            df[col] = pd.to_datetime(df[col], unit="s")
-        return df.set_index("tenant")
+        return tenant_stats_frame(self.registry.stats().per_tenant)
 
     def _models_in(self, codes: list[str]) -> list[type[Model]]:
         reg = self.registry
