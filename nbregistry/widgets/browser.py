@@ -91,34 +91,23 @@ _CSS = """<style>
 
 
 def _record_count(cls: type[Model]) -> int | None:
-    """Return the model's row count if its DataSource's connector can count, else None."""
-    if cls.anonymous or getattr(cls, "data_source", None) is None:
-        return None
-    count = getattr(cls, "count", None)
-    if not callable(count):
+    """Return the model's row count, or None when it has no DataSource or cannot count."""
+    if cls.anonymous or cls.data_source is None:
         return None
     try:
-        n = count()
-    except Exception:  # connector without data access, released store, ...
+        return cls.count()
+    except Exception:  # connector without data access, model no longer registered, ...
         return None
-    return n if isinstance(n, int) and not isinstance(n, bool) else None
 
 
 def _first_rows(cls: type[Model], n: int) -> pd.DataFrame | None:
     """Return the first ``n`` rows of a model as a DataFrame, or None without data."""
     if not _record_count(cls):
         return None
-    to_frame = getattr(cls, "to_frame", None)
-    if not callable(to_frame):
-        return None
     try:
-        try:
-            df = to_frame(limit=n)
-        except TypeError:
-            df = to_frame().head(n)
+        return cls.to_frame(limit=n)
     except Exception:
         return None
-    return df.head(n)
 
 
 def _frame_html(df: pd.DataFrame) -> str:
