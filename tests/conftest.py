@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from nbregistry import ModelRegistry
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 settings.register_profile(
     "ci",
@@ -40,3 +44,20 @@ def reg() -> Iterator[ModelRegistry]:
     registry = ModelRegistry()
     yield registry
     registry.clear()
+
+
+@pytest.fixture(scope="module")
+def shell() -> Iterator[InteractiveShell]:
+    """Yield a kernel-free InteractiveShell with history disabled; unload and drop it after."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    from nbregistry.ipython import unload_ipython_extension
+
+    cfg = Config()
+    cfg.HistoryManager.enabled = False
+    InteractiveShell.clear_instance()
+    sh = InteractiveShell.instance(config=cfg)
+    yield sh
+    unload_ipython_extension(sh)
+    InteractiveShell.clear_instance()

@@ -14,23 +14,10 @@ from typing import Any
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from traitlets.config import Config
 
 import nbregistry
 from nbregistry import DataSource, ModelRegistry
 from nbregistry.ipython import RegistryMagics, load_ipython_extension, unload_ipython_extension
-
-
-@pytest.fixture(scope="module")
-def shell() -> Iterator[InteractiveShell]:
-    """Yield a kernel-free InteractiveShell with history disabled; drop the singleton after."""
-    cfg = Config()
-    cfg.HistoryManager.enabled = False
-    InteractiveShell.clear_instance()
-    sh = InteractiveShell.instance(config=cfg)
-    yield sh
-    unload_ipython_extension(sh)
-    InteractiveShell.clear_instance()
 
 
 @pytest.fixture

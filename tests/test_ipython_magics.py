@@ -16,24 +16,12 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets import TraitError
-from traitlets.config import Config
 
 from nbregistry import DataSource, ModelBuilder, ModelRegistry, display
 from nbregistry.ipython import RegistryMagics, load_ipython_extension, unload_ipython_extension
 from nbregistry.ipython.magics import SUBCOMMANDS, UsageTable
 
 ADDRESS = {"street": "string", "city": "string"}
-
-
-@pytest.fixture(scope="module")
-def shell() -> Iterator[InteractiveShell]:
-    """Yield a kernel-free InteractiveShell with history disabled; drop the singleton after."""
-    cfg = Config()
-    cfg.HistoryManager.enabled = False
-    InteractiveShell.clear_instance()
-    sh = InteractiveShell.instance(config=cfg)
-    yield sh
-    InteractiveShell.clear_instance()
 
 
 @pytest.fixture

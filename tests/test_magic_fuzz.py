@@ -24,7 +24,6 @@ from hypothesis import strategies as st  # noqa: E402
 from IPython.core.error import UsageError  # noqa: E402
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 from IPython.utils.process import arg_split  # noqa: E402
-from traitlets.config import Config  # noqa: E402
 
 from nbregistry import DataSource, ModelBuilder, ModelRegistry, tenancy  # noqa: E402
 
@@ -105,18 +104,13 @@ TOKENS = [
 
 
 @pytest.fixture(scope="module")
-def shell() -> Iterator[InteractiveShell]:
-    """Yield a kernel-free shell with the extension loaded and a sentinel in the namespace."""
-    cfg = Config()
-    cfg.HistoryManager.enabled = False
-    InteractiveShell.clear_instance()
-    sh = InteractiveShell.instance(config=cfg)
-    ipython_ext.load_ipython_extension(sh)
-    sh.user_ns["sentinel"] = lambda *a, **k: CALLS.append("called") or "EVALUATED"
-    sh.user_ns["current"] = tenancy._override.get
-    yield sh
-    ipython_ext.unload_ipython_extension(sh)
-    InteractiveShell.clear_instance()
+def shell(shell: InteractiveShell) -> Iterator[InteractiveShell]:
+    """Yield the conftest shell with the extension loaded and a sentinel in its namespace."""
+    ipython_ext.load_ipython_extension(shell)
+    shell.user_ns["sentinel"] = lambda *a, **k: CALLS.append("called") or "EVALUATED"
+    shell.user_ns["current"] = tenancy._override.get
+    yield shell
+    ipython_ext.unload_ipython_extension(shell)
 
 
 def _fresh_registry(sh: InteractiveShell) -> ModelRegistry:
