@@ -6,8 +6,10 @@ imported lazily, only where used. Importing starts no thread and no timer.
 
 from __future__ import annotations
 
-from .builder import ModelBuilder
-from .errors import (
+from .core.builder import ModelBuilder
+from .core.connector import Connector
+from .core.datasource import DataSource
+from .core.errors import (
     AmbiguousModelError,
     DefinitionError,
     FilterError,
@@ -18,10 +20,10 @@ from .errors import (
     TenantError,
     ValidationError,
 )
-from .fingerprint import fingerprint
-from .model import Model, ModelDefinition, PropertyDefinition
-from .owners import App, DataSource
-from .registry import (
+from .core.fingerprint import fingerprint
+from .core.model import Model, ModelDefinition, PropertyDefinition
+from .core.owners import App
+from .core.registry import (
     ModelRegistry,
     RegistryEvent,
     RegistryStats,
@@ -30,8 +32,8 @@ from .registry import (
     TenantStats,
     registry,
 )
-from .tenancy import GLOBAL_TENANT, carry_tenant, tenant, validate_tenant
-from .views import ModelsView
+from .core.tenancy import GLOBAL_TENANT, carry_tenant, tenant, validate_tenant
+from .core.views import ModelsView
 
 __version__ = "0.1.0"
 
@@ -39,6 +41,7 @@ __all__ = [
     "GLOBAL_TENANT",
     "AmbiguousModelError",
     "App",
+    "Connector",
     "DataSource",
     "DefinitionError",
     "FilterError",
@@ -68,6 +71,15 @@ __all__ = [
     "use_tenant",
     "validate_tenant",
 ]
+
+
+# Public classes show (and pickle) under the name users import them by, as httpx does:
+# ``nbregistry.Model``, not ``nbregistry.core.model.Model``.
+for _name in __all__:
+    _obj = globals().get(_name)
+    if isinstance(_obj, type) and _obj.__module__.startswith("nbregistry."):
+        _obj.__module__ = __name__
+del _name, _obj
 
 
 def current_tenant() -> str:

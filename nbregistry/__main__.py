@@ -43,7 +43,7 @@ def _sections() -> dict[str, Callable[[str], dict[str, list[dict[str, Any]]]]]:
         "cleanup": cleanup,
     }
     try:
-        from . import bench_connector
+        from .bench import connector as bench_connector
     except ImportError:
         pass
     else:

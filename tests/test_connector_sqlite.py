@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-import nbregistry.connectors.persistence as persistence
+import nbregistry.data.persistence as persistence
 from nbregistry import DataSource, ModelRegistry, PersistenceError, ValidationError
 
 SPEC = {

@@ -127,7 +127,7 @@ def test_property_definition_is_an_accepted_spelling() -> None:
 
 
 def test_structure_lookup_memo_is_exact() -> None:
-    from nbregistry.fingerprint import lookup_fingerprint
+    from nbregistry.core.fingerprint import lookup_fingerprint
 
     spec: dict[str, object] = {"a": {"type": "any", "default": 1}}
     assert lookup_fingerprint(spec) == fingerprint(spec)
@@ -143,7 +143,7 @@ def test_structure_lookup_memo_keeps_no_class_alive(reg: ModelRegistry) -> None:
     import gc
     import weakref
 
-    from nbregistry.fingerprint import _FP_MEMO, lookup_fingerprint
+    from nbregistry.core.fingerprint import _FP_MEMO, lookup_fingerprint
 
     model = ModelBuilder(registry=reg).define("Ref", {"a": "string"})
     ref = weakref.ref(model)

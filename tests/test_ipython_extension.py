@@ -197,9 +197,7 @@ def test_other_classes_and_instances_display_as_before(
     data, _ = ip.display_formatter.format(int)
     assert data == {"text/plain": "int"}
     assert ip.display_formatter.format(WithHtml)[0]["text/html"] == "<b>class html</b>"
-    assert ip.display_formatter.format(nbregistry.Model)[0]["text/plain"] == (
-        "nbregistry.model.Model"
-    )
+    assert ip.display_formatter.format(nbregistry.Model)[0]["text/plain"] == ("nbregistry.Model")
     ds = DataSource("memory", name="crm", tenant="acme", registry=reg)
     user = ds.define("User", {"name": "string"})
     assert ip.display_formatter.format(user(name="Ann"))[0]["text/plain"] == (

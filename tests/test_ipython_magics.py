@@ -17,9 +17,10 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets import TraitError
 
-from nbregistry import DataSource, ModelBuilder, ModelRegistry, display
+from nbregistry import DataSource, ModelBuilder, ModelRegistry
 from nbregistry.ipython import RegistryMagics, load_ipython_extension, unload_ipython_extension
 from nbregistry.ipython.magics import SUBCOMMANDS, UsageTable
+from nbregistry.render import html as display
 
 ADDRESS = {"street": "string", "city": "string"}
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from nbregistry import DataSource, Model, ModelRegistry, validate_tenant
-from nbregistry import model as _model_module
-from nbregistry import tenancy as _tenancy
+from nbregistry.core import meta as _model_module
+from nbregistry.core import tenancy as _tenancy
 
 N_MODELS = 20
 CYCLES = 1_000
@@ -57,7 +57,7 @@ def _type_call_filter() -> tracemalloc.Filter:
     # the suite runs cannot desynchronise it: the line that loads the global ``type``.
     lineno = next(
         ins.positions.lineno
-        for ins in dis.get_instructions(_model_module.make_model_class)
+        for ins in dis.get_instructions(_model_module.new_model_class)
         if ins.opname == "LOAD_GLOBAL" and ins.argval == "type" and ins.positions is not None
     )
     return tracemalloc.Filter(False, _model_module.__file__, lineno=lineno)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from nbregistry import DefinitionError, ModelNotFoundError, ModelRegistry, TenantError, registry
+from nbregistry.core.meta import registry_of
 from nbregistry.legacy import (
     LegacyApp,
     LegacyDataSource,
@@ -71,7 +72,7 @@ def test_nothing_reaches_the_new_registry(lreg: LegacyRegistry) -> None:
     ds = _ds(lreg)
     user = ds.define("User", {"address": dict(ADDRESS)})
     ds.model_builder.resolve_type(dict(ADDRESS))
-    assert user._nbr_registry is None
+    assert registry_of(user) is None
     assert registry.find_model_by_name("User", tenant="acme") is None
     assert registry.stats().registrations == before
 

@@ -25,7 +25,8 @@ from IPython.core.error import UsageError  # noqa: E402
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 from IPython.utils.process import arg_split  # noqa: E402
 
-from nbregistry import DataSource, ModelBuilder, ModelRegistry, tenancy  # noqa: E402
+from nbregistry import DataSource, ModelBuilder, ModelRegistry  # noqa: E402
+from nbregistry.core import tenancy  # noqa: E402
 
 CALLS: list[str] = []
 
@@ -108,7 +109,7 @@ def shell(shell: InteractiveShell) -> Iterator[InteractiveShell]:
     """Yield the conftest shell with the extension loaded and a sentinel in its namespace."""
     ipython_ext.load_ipython_extension(shell)
     shell.user_ns["sentinel"] = lambda *a, **k: CALLS.append("called") or "EVALUATED"
-    shell.user_ns["current"] = tenancy._override.get
+    shell.user_ns["current"] = tenancy.OVERRIDE.get
     yield shell
     ipython_ext.unload_ipython_extension(shell)
 

@@ -51,7 +51,7 @@ def test_hand_written_subclass_is_a_type_error_and_changes_nothing(reg: ModelReg
         with pytest.raises(TypeError, match="Foo"):
             call()
     assert reg.tenants() == [] and reg.stats().registrations == 0
-    assert "tenant" not in vars(Foo) and "_nbr_registry" not in vars(Foo)
+    assert "tenant" not in vars(Foo) and "_nbr_meta" not in vars(Foo)
 
 
 def test_unreachable_owner_frees_its_name_without_the_cyclic_gc(reg: ModelRegistry) -> None:

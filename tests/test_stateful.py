@@ -32,6 +32,7 @@ from nbregistry import (
     ModelRegistry,
     tenant,
 )
+from nbregistry.core.meta import record_of
 
 TENANTS = [GLOBAL_TENANT, "acme", "globex", "initech"]
 MODEL_NAMES = ["User", "Order", "keys"]  # "keys" shadows a Mapping method: view["keys"]
@@ -320,7 +321,9 @@ class RegistryMachine(RuleBasedStateMachine):
         self._reserve(o)
         # Structure resolution, in binding order, mirrored on the reference.
         pending: dict[Any, Any] = {}
-        created = sorted(set(self.reg.all_models()) - before - {cls}, key=lambda c: c._nbr_seq)
+        created = sorted(
+            set(self.reg.all_models()) - before - {cls}, key=lambda c: record_of(c).seq
+        )
         created_iter = iter(created)
         deps: list[type[Model]] = []
         for shape in shapes:
@@ -384,7 +387,7 @@ class RegistryMachine(RuleBasedStateMachine):
         builder = o.obj.model_builder if o.kind == "ds" else o.obj
         before = set(self.reg.all_models())
         got = builder.resolve_type(SHAPES[shape][0])
-        created = sorted(set(self.reg.all_models()) - before, key=lambda c: c._nbr_seq)
+        created = sorted(set(self.reg.all_models()) - before, key=lambda c: record_of(c).seq)
         it = iter(created)
         exp = self._bind_shape(shape, o.tenant, o.strict, {}, it)
         assert next(it, None) is None
@@ -726,7 +729,7 @@ class RegistryMachine(RuleBasedStateMachine):
     def anonymous_users_match(self) -> None:
         for code in self.tenant_order:
             for a in self.anon[code]:
-                assert a._nbr_users == self.classes[a].users, a.model_name
+                assert record_of(a).users == self.classes[a].users, a.model_name
 
     def teardown(self) -> None:
         self.reg.clear()
@@ -782,4 +785,4 @@ def test_register_model_of_a_replaced_class_replaces_with_warning(reg: ModelRegi
     s = reg.stats()
     assert (s.models, s.anonymous_models) == (1, 0)  # the newer class's anonymous model left
     assert reg.find_model_by_name(anon.model_name, tenant="acme") is None
-    assert anon._nbr_users == 0
+    assert record_of(anon).users == 0

@@ -18,7 +18,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import display as _display
+from ..render import html as _display
 from .completion import make_matcher
 from .magics import RegistryMagics, tenant_cell_transformer
 
@@ -41,7 +41,7 @@ _loaded: weakref.WeakKeyDictionary[Any, _Loaded] = weakref.WeakKeyDictionary()
 
 
 def _is_model_class(obj: object) -> bool:
-    from ..model import Model
+    from ..core.model import Model
 
     return (
         isinstance(obj, type)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.completer import SimpleCompletion, context_matcher
 
+from ..core.meta import owner_of
 from .magics import SUBCOMMANDS, option_names, subparsers
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def _model_names(magics: RegistryMagics, code: str | None) -> list[str]:
         return []
     names = dict.fromkeys(m.model_name for m in models)
     for m in models:
-        owner = None if m.anonymous else m._nbr_owner
+        owner = owner_of(m)
         if owner is not None:
             names.setdefault(f"{owner.name}.{m.model_name}")
     return list(names)

@@ -28,15 +28,16 @@ from IPython.utils._process_common import arg_split
 from traitlets import Bool, Instance, Int, observe
 from traitlets.config import Configurable
 
-from .. import display as _display
-from ..errors import RegistryError
-from ..registry import ModelRegistry
-from ..tenancy import GLOBAL_TENANT, tenant, validate_tenant
+from ..core.errors import RegistryError
+from ..core.meta import owner_of
+from ..core.registry import ModelRegistry
+from ..core.tenancy import GLOBAL_TENANT, tenant, validate_tenant
+from ..render import html as _display
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..model import Model
+    from ..core.model import Model
 
 __all__ = ["SUBCOMMANDS", "RegistryMagics", "UsageTable", "tenant_cell_transformer"]
 
@@ -289,7 +290,7 @@ class RegistryMagics(Magics, Configurable):
     def __init__(self, shell: Any = None, *, registry: ModelRegistry | None = None, **kw: Any):
         super().__init__(shell=shell, **kw)
         if registry is None:
-            from ..registry import registry as default_registry
+            from ..core.registry import registry as default_registry
 
             registry = default_registry
         self.registry = registry
@@ -437,7 +438,7 @@ class RegistryMagics(Magics, Configurable):
         return [code]
 
     def _cmd_stats(self, args: argparse.Namespace) -> pd.DataFrame:
-        from ..frames import headline
+        from ..render.frames import headline
 
         stats = self.registry.stats()
         df = stats.to_frame()
@@ -446,7 +447,7 @@ class RegistryMagics(Magics, Configurable):
         return _with_header(df, head)
 
     def _cmd_tenants(self, args: argparse.Namespace) -> pd.DataFrame:
-        from ..frames import tenant_stats_frame
+        from ..render.frames import tenant_stats_frame
 
         return tenant_stats_frame(self.registry.stats().per_tenant)
 
@@ -457,7 +458,7 @@ class RegistryMagics(Magics, Configurable):
         return reg.all_models()
 
     def _cmd_models(self, args: argparse.Namespace) -> pd.DataFrame:
-        from ..frames import models_frame
+        from ..render.frames import models_frame
 
         codes = self._known_tenant(args.tenant, all_tenants=self._all(args))
         models = self._models_in(codes) if codes else []
@@ -472,7 +473,7 @@ class RegistryMagics(Magics, Configurable):
             models = [
                 m
                 for m in models
-                if not m.anonymous and m._nbr_owner is not None and m._nbr_owner.name == args.owner
+                if not m.anonymous and owner_of(m) is not None and owner_of(m).name == args.owner
             ]
         if args.anonymous:
             models = [m for m in models if m.anonymous]
@@ -508,21 +509,21 @@ class RegistryMagics(Magics, Configurable):
         return df
 
     def _cmd_show(self, args: argparse.Namespace) -> pd.DataFrame:
-        from ..frames import properties_frame
+        from ..render.frames import properties_frame
 
         codes = self._known_tenant(args.tenant) if args.tenant is not None else [None]
         cls = self.registry.get_model(args.model, tenant=codes[0])
         header = {
             "model": cls.model_name,
             "tenant": cls.tenant,
-            "owner": _owner_label(None if cls.anonymous else cls._nbr_owner) or "(anonymous)",
+            "owner": _owner_label(owner_of(cls)) or "(anonymous)",
             "fingerprint": cls.definition.fingerprint,
         }
         return _with_header(properties_frame(cls), header)
 
     def _cmd_find(self, args: argparse.Namespace) -> pd.DataFrame:
-        from ..errors import AmbiguousModelError
-        from ..frames import models_frame
+        from ..core.errors import AmbiguousModelError
+        from ..render.frames import models_frame
 
         if args.structure is not None:
             if args.all_tenants:
@@ -556,7 +557,7 @@ class RegistryMagics(Magics, Configurable):
             raise
 
     def _find_structure(self, args: argparse.Namespace) -> type[Model]:
-        from ..fingerprint import fingerprint
+        from ..core.fingerprint import fingerprint
 
         try:
             spec = json.loads(args.structure)
@@ -632,7 +633,7 @@ class RegistryMagics(Magics, Configurable):
 
 
 def _qualified(cls: type[Model]) -> str:
-    owner = None if cls.anonymous else cls._nbr_owner
+    owner = owner_of(cls)
     return cls.model_name if owner is None else f"{owner.name}.{cls.model_name}"
 
 

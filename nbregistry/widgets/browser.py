@@ -40,13 +40,14 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from ..registry import ModelRegistry, RegistryEvent, RegistryStats
-from ..tenancy import validate_tenant
+from ..core.meta import owner_of
+from ..core.registry import ModelRegistry, RegistryEvent, RegistryStats
+from ..core.tenancy import validate_tenant
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..model import Model
+    from ..core.model import Model
 
 __all__ = ["TenantBrowser"]
 
@@ -180,9 +181,9 @@ class TenantBrowser:
         on_clear: str = "close",
     ) -> None:
         if registry is None:
-            from ..registry import _default_registry
+            from ..core import registry as registry_module
 
-            registry = _default_registry()
+            registry = registry_module.registry
         if not isinstance(registry, ModelRegistry):
             raise TypeError(
                 f"TenantBrowser needs a ModelRegistry (or None for nbregistry.registry), "
@@ -368,7 +369,7 @@ class TenantBrowser:
                 specs.append(("group", "ownerless", "ownerless"))
             return specs
         if node.kind == "owner":
-            return [("model", n, c) for n, c in list(node.obj._index.items())]
+            return [("model", n, c) for n, c in list(node.obj.models.items())]
         if node.kind == "group":
             return [("model", c.model_name, c) for c in self._group_models(node)]
         return []
@@ -478,7 +479,7 @@ class TenantBrowser:
             conn = getattr(owner, "connector", None)
             if conn is not None:
                 kind += f" · {getattr(conn, 'name', conn)}"
-            return f"{arrow} {node.name}   [{kind}] {_n(len(owner._index), 'model')}"
+            return f"{arrow} {node.name}   [{kind}] {_n(len(owner.models), 'model')}"
         if node.kind == "group":
             return f"{arrow} {_GROUPS[node.obj]}   {_n(len(self._group_models(node)), 'model')}"
         cls = node.obj
@@ -770,7 +771,7 @@ class TenantBrowser:
             if q in code.lower():
                 matches.add(tkey)
             groups: list[tuple[tuple[str, str], Iterable[str]]] = [
-                (("owner", o.name), list(o._index)) for o in treg.owners()
+                (("owner", o.name), list(o.models)) for o in treg.owners()
             ]
             if treg.anonymous:
                 groups.append((("group", "anonymous"), [c.model_name for c in treg.anonymous]))
@@ -849,11 +850,11 @@ class TenantBrowser:
         return html, frame
 
     def _owner_details(self, node: _Node) -> tuple[str, pd.DataFrame]:
-        from ..frames import models_frame
+        from ..render.frames import models_frame
 
         if node.kind == "owner":
             owner = node.obj
-            models = list(owner._index.values())
+            models = list(owner.models.values())
             kind = _OWNER_KIND.get(owner.owner_type, type(owner).__name__)
             conn = getattr(owner, "connector", None)
             extra = f" · connector <code>{escape(str(getattr(conn, 'name', conn)))}</code>"
@@ -872,10 +873,10 @@ class TenantBrowser:
         return html, frame
 
     def _model_details(self, cls: type[Model]) -> tuple[str, pd.DataFrame]:
-        from ..frames import properties_frame
+        from ..render.frames import properties_frame
 
         frame = properties_frame(cls)
-        owner = None if cls.anonymous else cls._nbr_owner
+        owner = owner_of(cls)
         owner_txt = (
             "— (anonymous: belongs to the tenant)"
             if owner is None

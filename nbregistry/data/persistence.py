@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import PersistenceError
+from ..core.errors import PersistenceError
 
 if TYPE_CHECKING:
     import sqlite3

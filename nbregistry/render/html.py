@@ -54,7 +54,7 @@ def _model_rows(models: list[Any]) -> list[list[Any]]:
 def view_html(view: Any) -> str:
     """Render a ModelsView as a table of its models."""
     title = escape(view._label())
-    rows = _model_rows(list(view._index.values()))
+    rows = _model_rows(list(view.values()))
     table = _table(["model", "properties", "fingerprint"], rows)
     return f"<div><b>ModelsView</b> {title}{table}</div>"
 
@@ -66,7 +66,7 @@ def owner_html(owner: Any) -> str:
     conn = getattr(owner, "connector", None)
     if conn is not None:
         extra = f" connector=<code>{escape(str(getattr(conn, 'name', conn)))}</code>"
-    rows = _model_rows(list(owner._index.values()))
+    rows = _model_rows(list(owner.models.values()))
     return (
         f"<div><b>{kind}</b> <code>{escape(owner.name)}</code> tenant="
         f"<code>{escape(owner.tenant)}</code>{extra}"
@@ -78,7 +78,7 @@ def tenant_html(treg: Any) -> str:
     """Render one tenant's models."""
     rows = []
     for cls in treg.models():
-        owner = None if cls.anonymous else cls._nbr_owner
+        owner = _meta().owner_of(cls)
         rows.append(
             [
                 "" if owner is None else owner.name,
@@ -112,7 +112,7 @@ def registry_html(registry: Any) -> str:
 
 
 def _model_owner_label(cls: Any) -> str:
-    owner = None if cls.anonymous else getattr(cls, "_nbr_owner", None)
+    owner = _meta().owner_of(cls)
     if owner is None:
         return "anonymous (embedded)" if cls.anonymous else "no owner"
     return f"{type(owner).__name__} {owner.name!r}"
@@ -148,3 +148,10 @@ def model_html(cls: Any) -> str:
         f"<code>{escape(str(cls.tenant))}</code> owner={escape(_model_owner_label(cls))} "
         f"fingerprint=<code>{escape(cls.definition.fingerprint[:12])}</code>{table}</div>"
     )
+
+
+def _meta() -> Any:
+    # TEMPORARY (the render layer is being reworked to take plain values).
+    from ..core import meta
+
+    return meta

@@ -8,15 +8,21 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import fingerprint as _fingerprint_module
-from ._types import check_scalar, expected
 from .access import DataAccess
 from .errors import DefinitionError, ValidationError
+from .typenames import check_scalar, expected
 
 if TYPE_CHECKING:
     from .owners import App, DataSource
 
-__all__ = ["Model", "ModelDefinition", "PropertyDefinition", "validate_model_name"]
+__all__ = [
+    "Model",
+    "ModelDefinition",
+    "PropertyDefinition",
+    "check_value",
+    "settings_dict",
+    "validate_model_name",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +50,7 @@ class PropertyDefinition:
         return t.model_name
 
 
-def _settings_dict(settings: Any, model_name: str) -> dict[str, Any]:
+def settings_dict(settings: Any, model_name: str) -> dict[str, Any]:
     if settings is None:
         return {}
     if not isinstance(settings, Mapping):
@@ -167,7 +173,7 @@ def _describe_value(v: Any) -> str:
     return f"{text} ({type(v).__name__})"
 
 
-def _check_value(
+def check_value(
     prop: PropertyDefinition, value: Any, path: str, errors: list[tuple[str, str]]
 ) -> Any:
     """Return the stored form of ``value`` for ``prop``, appending failures to ``errors``."""
@@ -184,7 +190,7 @@ def _check_value(
             if prop.items is None:
                 return list(value)
             return [
-                _check_value(prop.items, item, f"{path}[{i}]", errors)
+                check_value(prop.items, item, f"{path}[{i}]", errors)
                 for i, item in enumerate(value)
             ]
         ok, stored = check_scalar(t, value)
@@ -222,14 +228,9 @@ class Model(DataAccess):
     app: ClassVar[App | None] = None
     tenant: ClassVar[str | None] = None
     anonymous: ClassVar[bool] = False
-    # Internal: the owner holding the class (App, DataSource or ModelBuilder), its
-    # registry, registration order/time, and (anonymous models) how many registered
-    # models in the same tenant embed it.
-    _nbr_owner: ClassVar[Any] = None
-    _nbr_registry: ClassVar[Any] = None
-    _nbr_seq: ClassVar[int] = 0
-    _nbr_registered_at: ClassVar[float] = 0.0
-    _nbr_users: ClassVar[int] = 0
+    # Internal: the class's one bookkeeping record (nbregistry.core.meta.ModelRecord):
+    # owner, registry, registration order/time, users. Only nbregistry.core reads it.
+    _nbr_meta: ClassVar[Any] = None
 
     __hash__ = None  # type: ignore[assignment]  # mutable data: not hashable
 
@@ -251,14 +252,14 @@ class Model(DataAccess):
         for name, prop in props.items():
             path = prefix + name
             if name in data:
-                values[name] = _check_value(prop, data[name], path, errors)
+                values[name] = check_value(prop, data[name], path, errors)
             elif prop.default is not None:
                 default = prop.default
                 if isinstance(default, (list, dict)):
                     import copy
 
                     default = copy.deepcopy(default)
-                values[name] = _check_value(prop, default, path, errors)
+                values[name] = check_value(prop, default, path, errors)
             else:
                 if prop.required and not prop.id:
                     errors.append((path, "is required"))
@@ -293,46 +294,12 @@ class Model(DataAccess):
         return f"{type(self).model_name}({inner})"
 
 
-_fingerprint_module._register_model_types(PropertyDefinition, Model)
-
-
 def _plain(v: Any) -> Any:
     if isinstance(v, Model):
         return v.to_dict()
     if isinstance(v, list):
         return [_plain(x) for x in v]
     return v
-
-
-def make_model_class(
-    name: str,
-    definition: ModelDefinition,
-    *,
-    tenant: str,
-    anonymous: bool,
-    owner: Any,
-    registry: Any,
-    data_source: Any = None,
-) -> type[Model]:
-    """Create the class object for a definition (not registered yet)."""
-    ns = {
-        "__module__": "nbregistry.models",
-        "__qualname__": name,
-        "model_name": name,
-        "definition": definition,
-        "tenant": tenant,
-        "anonymous": anonymous,
-        "data_source": data_source,
-        "_nbr_owner": owner,
-        "_nbr_registry": registry,
-        # Pre-sized here so registration only replaces values (no class-dict growth).
-        "_nbr_seq": 0,
-        "_nbr_registered_at": 0.0,
-        "app": None,
-    }
-    if anonymous:
-        ns["_nbr_users"] = 0
-    return type(name, (Model,), ns)
 
 
 def model_deps(cls: type[Model]) -> list[type[Model]]:

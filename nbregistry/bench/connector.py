@@ -79,8 +79,8 @@ def run_connector_bench(scale: str = "full") -> list[dict[str, Any]]:
     """
     import pandas as pd
 
-    from .owners import DataSource
-    from .registry import ModelRegistry
+    from ..core.datasource import DataSource
+    from ..core.registry import ModelRegistry
 
     if scale not in _SCALES:
         raise ValueError(f"unknown scale {scale!r}; use one of {', '.join(_SCALES)}")

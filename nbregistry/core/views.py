@@ -139,19 +139,19 @@ class ModelsView(Mapping[str, "type[Model]"]):
 
     def __setitem__(self, name: str, model: type[Model]) -> None:
         owner = self._live_owner()
-        owner._registry._check_attachable(owner, model)  # TypeError / ValueError
+        owner._registry.check_attachable(owner, model)  # TypeError / ValueError
         if name != model.model_name:
             raise ValueError(
                 f"key {name!r} does not match the model's name {model.model_name!r}; "
                 f"write view[{model.model_name!r}] = cls"
             )
-        owner._registry._attach(owner, model)
+        owner._registry.attach(owner, model)
 
     def __delitem__(self, name: str) -> None:
         if not isinstance(name, str) or name not in self._index:
             raise KeyError(self._missing(name))
         owner = self._live_owner()
-        owner._registry._delete(owner, name)
+        owner._registry.delete(owner, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_") or isinstance(vars(type(self)).get(name), (_Method, property)):
@@ -196,7 +196,7 @@ class ModelsView(Mapping[str, "type[Model]"]):
         )
 
     def _repr_html_(self) -> str:
-        from .display import view_html
+        from ..render.html import view_html
 
         return view_html(self)
 

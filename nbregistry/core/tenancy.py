@@ -26,7 +26,7 @@ GLOBAL_TENANT = "global"
 _CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}", re.ASCII)
 
 # The scoped override: one ContextVar that every registry honours. ``None`` = no override.
-_override: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+OVERRIDE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "nbregistry_tenant", default=None
 )
 
@@ -82,7 +82,7 @@ class tenant:
         self._tokens: list[contextvars.Token[str | None]] = []
 
     def __enter__(self) -> str:
-        self._tokens.append(_override.set(self.code))
+        self._tokens.append(OVERRIDE.set(self.code))
         return self.code
 
     def __exit__(
@@ -91,7 +91,7 @@ class tenant:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        _override.reset(self._tokens.pop())
+        OVERRIDE.reset(self._tokens.pop())
 
     async def __aenter__(self) -> str:
         return self.__enter__()
@@ -113,21 +113,21 @@ class tenant:
 
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                token = _override.set(code)
+                token = OVERRIDE.set(code)
                 try:
                     return await func(*args, **kwargs)
                 finally:
-                    _override.reset(token)
+                    OVERRIDE.reset(token)
 
             return async_wrapper  # type: ignore[return-value]
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            token = _override.set(code)
+            token = OVERRIDE.set(code)
             try:
                 return func(*args, **kwargs)
             finally:
-                _override.reset(token)
+                OVERRIDE.reset(token)
 
         return wrapper  # type: ignore[return-value]
 
@@ -142,14 +142,14 @@ def carry_tenant(fn: Callable[P, R]) -> Callable[P, R]:
     with no override (it sees the session default, else the global tenant). Capture the
     override now and re-apply it around every call of the wrapper.
     """
-    code = _override.get()
+    code = OVERRIDE.get()
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        token = _override.set(code)
+        token = OVERRIDE.set(code)
         try:
             return fn(*args, **kwargs)
         finally:
-            _override.reset(token)
+            OVERRIDE.reset(token)
 
     return wrapper  # type: ignore[return-value]

@@ -7,18 +7,26 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import DefinitionError
-from .fingerprint import NProp, NStruct, _digest, _Normalizer, prop_text, struct_text
-from .model import _settings_dict, validate_model_name
-from .owners import _Owner
+from .fingerprint import Normalizer, NProp, NStruct, digest, prop_text, struct_text
+from .meta import new_model_class, registry_of
+from .model import (
+    Model,
+    PropertyDefinition,
+    make_definition,
+    make_property,
+    settings_dict,
+    validate_model_name,
+)
+from .owners import Owner
+from .tenancy import GLOBAL_TENANT
 
 if TYPE_CHECKING:
-    from .model import Model
-    from .registry import ModelRegistry
+    from .registry import AnonymousResolver, ModelRegistry
 
 __all__ = ["ModelBuilder"]
 
 
-class ModelBuilder(_Owner):
+class ModelBuilder(Owner):
     """Build model classes. A standalone builder is an owner of type ``"builder"``.
 
     ``ModelBuilder(*, tenant=None, registry=None, strict_embedded_models=False, name=None)``.
@@ -28,7 +36,7 @@ class ModelBuilder(_Owner):
 
     owner_type: ClassVar[str] = "builder"
     _name_prefix: ClassVar[str] = "builder"
-    _FIXED = _Owner._FIXED | {"strict_embedded_models"}
+    _FIXED = Owner._FIXED | {"strict_embedded_models"}
 
     strict_embedded_models: bool
     _target_ref: Any
@@ -102,8 +110,7 @@ class ModelBuilder(_Owner):
                 f"properties of model {name!r} must be a mapping of property name → type "
                 f"spec, got {type(properties).__name__} {properties!r:.80}"
             )
-        normalizer = _Normalizer()
-        nprops = normalizer.struct(properties or {}, "")
+        nprops, texts = Normalizer().struct(properties or {}, "")
         for p in nprops:
             if p.name in RESERVED_PROPERTY_NAMES:
                 raise DefinitionError(
@@ -112,16 +119,32 @@ class ModelBuilder(_Owner):
                     path=p.name,
                 )
         self._check_model_types(nprops, "")
-        settings_d = _settings_dict(settings, name)
-        plist, text, fp = _with_id(list(nprops), list(normalizer.last_texts), settings_d)
+        settings_d = settings_dict(settings, name)
+        plist, _, fp = with_id(list(nprops), list(texts), settings_d)
         target = self._target
         existing = target._index.get(name)
         if existing is not None and existing.definition.same_as(fp, settings_d):
             return existing
         data_source = target if target.owner_type == "dataSource" else None
-        return self._registry._commit_define(
-            target, name, plist, settings_d, fp, text, self.strict_embedded_models, data_source
-        )
+        strict = self.strict_embedded_models
+
+        def build(resolver: AnonymousResolver) -> type[Model]:
+            props = [_bind(p, strict, resolver) for p in plist]
+            # A named model's canonical text is only needed for its fingerprint: keep "".
+            definition = make_definition(name, props, settings_d, text="", fp=fp)
+            if data_source is not None:
+                data_source.connector.check_names(definition)  # DefinitionError
+            return new_model_class(
+                name,
+                definition,
+                tenant=target.tenant,
+                anonymous=False,
+                owner=target,
+                registry=self._registry,
+                data_source=data_source,
+            )
+
+        return self._registry.commit_define(target, name, fp, settings_d, build)
 
     def resolve_type(self, spec: Any) -> Any:
         """Resolve a property type spec.
@@ -131,7 +154,7 @@ class ModelBuilder(_Owner):
         name or Python type → the canonical name; a one-element list → ``[resolved]``.
         Raises DefinitionError for a bad spec.
         """
-        nprop = _Normalizer().prop("", spec, "")
+        nprop = Normalizer().prop("", spec, "")
         self._check_model_types((nprop,), "")
         return self._resolve(nprop)
 
@@ -141,8 +164,6 @@ class ModelBuilder(_Owner):
         Tenants never see each other's models: a property may only embed a model of the
         builder's tenant or of the global tenant, in the same registry.
         """
-        from .tenancy import GLOBAL_TENANT
-
         for p in props:
             node: Any = p
             while node is not None:
@@ -154,7 +175,8 @@ class ModelBuilder(_Owner):
                 if type(t) is NStruct:
                     self._check_model_types(t.props, f"{path}." if path else "")
                 else:
-                    if t._nbr_registry is not None and t._nbr_registry is not self._registry:
+                    reg = registry_of(t)
+                    if reg is not None and reg is not self._registry:
                         raise DefinitionError(
                             f"property {path!r} uses model {t.model_name!r} from another "
                             "ModelRegistry; define it in this registry",
@@ -172,7 +194,10 @@ class ModelBuilder(_Owner):
     def _resolve(self, p: NProp) -> Any:
         t = p.type
         if isinstance(t, NStruct):
-            return self._registry._resolve_anonymous(t, self.tenant, self.strict_embedded_models)
+            strict = self.strict_embedded_models
+            return self._registry.resolve_anonymous(
+                self.tenant, lambda resolver: _anonymous_for(t, strict, resolver)
+            )
         if p.items is not None:
             return [self._resolve(p.items)]
         return t
@@ -190,7 +215,7 @@ _ID_PROP = NProp("id", "integer", id=True)
 _ID_TEXT = prop_text(_ID_PROP)
 
 
-def _with_id(
+def with_id(
     plist: list[NProp], texts: list[str], settings: dict[str, Any]
 ) -> tuple[list[NProp], str, str]:
     """Apply id injection (LoopBack idInjection); return ``(props, text, fingerprint)``."""
@@ -204,4 +229,39 @@ def _with_id(
             plist.insert(0, _ID_PROP)
             texts.insert(0, _ID_TEXT)
     text = struct_text(plist, texts)
-    return plist, text, _digest(text)
+    return plist, text, digest(text)
+
+
+def _bind(p: NProp, strict: bool, resolver: AnonymousResolver) -> PropertyDefinition:
+    """Return the PropertyDefinition of a normalised property, nested shapes bound to classes."""
+    t = p.type
+    if type(t) is str and p.items is None:
+        pd = p.bound
+        return make_property(p.name, t, p.required, p.default, p.id, None) if pd is None else pd
+    items = None if p.items is None else _bind(p.items, strict, resolver)
+    if type(t) is NStruct:
+        t = _anonymous_for(t, strict, resolver)
+    return make_property(p.name, t, p.required, p.default, p.id, items)
+
+
+def _anonymous_for(struct: NStruct, strict: bool, resolver: AnonymousResolver) -> type[Model]:
+    """Return the anonymous class for a nested shape: reused if known, else built."""
+    hit = resolver.reuse(struct.fingerprint, strict)
+    if hit is not None:
+        return hit
+    props = [_bind(p, strict, resolver) for p in struct.props]
+    settings: dict[str, Any] = {"strict": True} if strict else {}
+    anon_name = resolver.next_name()
+    definition = make_definition(
+        anon_name, props, settings, text=struct.text, fp=struct.fingerprint
+    )
+    cls = new_model_class(
+        anon_name,
+        definition,
+        tenant=resolver.tenant,
+        anonymous=True,
+        owner=None,
+        registry=resolver.registry,
+    )
+    resolver.add(cls)
+    return cls

@@ -26,7 +26,7 @@ MODEL_COLUMNS = [
 
 
 def _owner_of(cls: type[Model]) -> Any:
-    return None if cls.anonymous else cls._nbr_owner
+    return _meta().owner_of(cls)
 
 
 def models_frame(models: Iterable[type[Model]]) -> pd.DataFrame:
@@ -35,7 +35,7 @@ def models_frame(models: Iterable[type[Model]]) -> pd.DataFrame:
 
     rows = []
     for cls in models:
-        owner = _owner_of(cls)
+        owner = _meta().owner_of(cls)
         rows.append(
             (
                 cls.tenant,
@@ -45,7 +45,7 @@ def models_frame(models: Iterable[type[Model]]) -> pd.DataFrame:
                 bool(cls.anonymous),
                 len(cls.definition.properties),
                 cls.definition.fingerprint,
-                cls._nbr_registered_at,
+                _meta().registered_at(cls),
             )
         )
     df = pd.DataFrame.from_records(rows, columns=MODEL_COLUMNS)
@@ -133,3 +133,10 @@ def headline(stats: RegistryStats) -> dict[str, Any]:
         "reuse_misses": stats.reuse_misses,
         "hit_rate": round(stats.hit_rate, 4),
     }
+
+
+def _meta() -> Any:
+    # TEMPORARY (the render layer is being reworked to take plain values).
+    from ..core import meta
+
+    return meta

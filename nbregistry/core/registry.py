@@ -21,21 +21,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import AmbiguousModelError, ModelNotFoundError, ModelRedefinedWarning
-from .fingerprint import NProp, NStruct, lookup_fingerprint
-from .model import (
-    Model,
-    PropertyDefinition,
-    make_definition,
-    make_model_class,
-    make_property,
-    model_deps,
-)
-from .tenancy import GLOBAL_TENANT, _override, validate_tenant
+from .fingerprint import lookup_fingerprint
+from .meta import owner_of, record_of, set_class_attrs
+from .model import Model, model_deps
+from .tenancy import GLOBAL_TENANT, OVERRIDE, validate_tenant
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .owners import _Owner
+    from .owners import Owner
 
 __all__ = [
     "ModelRegistry",
@@ -49,9 +43,58 @@ __all__ = [
 _now = time.time
 
 
-def _count_value(counter: itertools.count[int]) -> int:
-    """Return how many times ``next()`` was called on a ``count()`` started at 0."""
-    return int(repr(counter)[6:-1])
+class AtomicCounter:
+    """A counter bumped from many threads without a lock, and read exactly.
+
+    ``next(counter.count)`` is one atomic C call under the GIL (the lookup hot path uses
+    it directly); :attr:`value` takes one number itself, which it remembers to subtract.
+    """
+
+    __slots__ = ("_lock", "_reads", "count")
+
+    def __init__(self) -> None:
+        self.count = itertools.count()
+        self._reads = 0
+        self._lock = threading.Lock()
+
+    @property
+    def value(self) -> int:
+        """Return how many times the counter was bumped."""
+        with self._lock:
+            n = next(self.count) - self._reads
+            self._reads += 1
+            return n
+
+
+class Batch:
+    """What one write changed: events to deliver and classes whose connector to tell.
+
+    Filled with the registry's lock held; delivered by ``_emit`` after it is released.
+    """
+
+    __slots__ = ("events", "removed")
+
+    def __init__(self) -> None:
+        self.events: list[RegistryEvent] = []  # in the order the changes happened
+        self.removed: list[type[Model]] = []  # classes that left the registry
+
+    @classmethod
+    def of(cls, event: RegistryEvent) -> Batch:
+        """Return a batch holding one event."""
+        batch = cls()
+        batch.events.append(event)
+        return batch
+
+    def append(self, event: RegistryEvent) -> None:
+        """Record an event."""
+        self.events.append(event)
+
+    def insert(self, index: int, event: RegistryEvent) -> None:
+        """Record an event at a position."""
+        self.events.insert(index, event)
+
+    def __len__(self) -> int:
+        return len(self.events)
 
 
 # --- public value types ----------------------------------------------------------
@@ -88,7 +131,7 @@ class TenantStats:
 
     def to_frame(self) -> pd.DataFrame:
         """Return a one-row DataFrame."""
-        from .frames import tenant_stats_frame
+        from ..render.frames import tenant_stats_frame
 
         return tenant_stats_frame([self])
 
@@ -115,12 +158,12 @@ class RegistryStats:
 
     def to_frame(self) -> pd.DataFrame:
         """Return one row per tenant plus a total row."""
-        from .frames import stats_frame
+        from ..render.frames import stats_frame
 
         return stats_frame(self)
 
     def _repr_html_(self) -> str:
-        from .display import stats_html
+        from ..render.html import stats_html
 
         return stats_html(self)
 
@@ -225,7 +268,7 @@ class TenantRegistry:
             out.extend(list(idx.values()))
         out.extend(list(self.ownerless.values()))
         out.extend(list(self.anonymous))
-        out.sort(key=lambda c: c._nbr_seq)
+        out.sort(key=_seq_of)
         return out
 
     def owners(self) -> list[Any]:
@@ -255,15 +298,57 @@ class TenantRegistry:
         )
 
     def _repr_html_(self) -> str:
-        from .display import tenant_html
+        from ..render.html import tenant_html
 
         return tenant_html(self)
 
     def to_frame(self) -> pd.DataFrame:
         """Return one row per model of this tenant."""
-        from .frames import models_frame
+        from ..render.frames import models_frame
 
         return models_frame(self.models())
+
+
+class AnonymousResolver:
+    """Finds anonymous models to reuse while a builder builds one definition.
+
+    Handed to the builder's ``build`` callback by :meth:`ModelRegistry.commit_define`
+    (with the registry's lock held). The builder creates the classes; the resolver only
+    looks them up and collects the new ones, which the registry then registers.
+    """
+
+    __slots__ = ("_pending", "created", "registry", "tenant")
+
+    def __init__(self, registry: ModelRegistry, tenant: str) -> None:
+        self.registry = registry
+        self.tenant = tenant
+        # (fingerprint, strict) → the class created during this build, so one shape
+        # used twice in one definition makes one class.
+        self._pending: dict[tuple[str, bool], type[Model]] = {}
+        self.created: list[type[Model]] = []  # new anonymous classes, inner ones first
+
+    def reuse(self, fingerprint: str, strict: bool) -> type[Model] | None:
+        """Return the anonymous class of that shape in the tenant (else global), or None.
+
+        Counts one lookup and a reuse hit or miss, as ``find_model_by_structure`` does.
+        """
+        reg = self.registry
+        key = (fingerprint, strict)
+        next(reg._lookups)
+        hit = self._pending.get(key)
+        if hit is None:
+            hit = reg._structure_hit(key, self.tenant)
+        next(reg._hits if hit is not None else reg._misses)
+        return hit
+
+    def next_name(self) -> str:
+        """Return a fresh ``AnonymousModel_<n>`` name."""
+        return f"AnonymousModel_{next(self.registry._anon_counter)}"
+
+    def add(self, cls: type[Model]) -> None:
+        """Record a new anonymous class (registered when the build succeeds)."""
+        self._pending[(cls.definition.fingerprint, cls.definition.strict)] = cls
+        self.created.append(cls)
 
 
 # --- the registry --------------------------------------------------------------
@@ -292,17 +377,21 @@ class ModelRegistry:
         self._sub_keys = itertools.count(1)
         # automatic-name counters: prefix ("memory", "app", "builder") → next number.
         self._auto_names: dict[str, itertools.count[int]] = {}
+        # numbers of AnonymousModel_<n> names, and of registration order (ModelRecord.seq).
         self._anon_counter = itertools.count(1)
         self._seq = itertools.count(1)
         self._session_tenant = GLOBAL_TENANT
         self._reset_counters()
 
     def _reset_counters(self) -> None:
-        self._registrations = 0
-        # Lock-free counters: ``next()`` on itertools.count is one atomic C call.
-        self._lookups = itertools.count()
-        self._hits = itertools.count()
-        self._misses = itertools.count()
+        self._registrations = 0  # changed under the lock only
+        # Lock-free counters: lookups bump ``next(self._lookups)``, one atomic C call.
+        self._lookup_counter = AtomicCounter()
+        self._hit_counter = AtomicCounter()
+        self._miss_counter = AtomicCounter()
+        self._lookups = self._lookup_counter.count
+        self._hits = self._hit_counter.count
+        self._misses = self._miss_counter.count
 
     # tenancy -------------------------------------------------------------------
 
@@ -317,17 +406,22 @@ class ModelRegistry:
 
     def current_tenant(self) -> str:
         """Return the tenant in force: scoped override, else session default, else global."""
-        return _override.get() or self._session_tenant
+        return OVERRIDE.get() or self._session_tenant
 
-    def _tenant_of(self, tenant: object) -> str:
+    def tenant_of(self, tenant: object) -> str:
+        """Return the tenant an optional ``tenant=`` argument means; TenantError if invalid."""
         if tenant is None:
-            return _override.get() or self._session_tenant
+            return OVERRIDE.get() or self._session_tenant
         return validate_tenant(tenant)
 
     # owners --------------------------------------------------------------------
 
-    def _claim_owner_name(self, owner: Any, name: object, prefix: str) -> str:
-        """Reserve an owner name in its tenant; TypeError / ValueError for a bad or taken one."""
+    def claim_name(self, owner: Any, name: object, prefix: str) -> str:
+        """Reserve an owner name in its tenant and return it (owners call this at creation).
+
+        ``name=None`` picks ``<prefix>-<n>``. Raises TypeError / ValueError for a bad or
+        taken name.
+        """
         code = owner.tenant
         with self._lock:
             names = self._owner_names.get(code)
@@ -357,17 +451,17 @@ class ModelRegistry:
         names = self._owner_names.get(owner.tenant)
         if names is not None and names.get(owner.name) is owner:
             return
-        self._claim_owner_name(owner, owner.name, "")
+        self.claim_name(owner, owner.name, "")
 
     def owner_by_name(self, name: str, *, tenant: str | None = None) -> Any:
         """Return the live owner with that name in the tenant, or None; TenantError."""
-        code = self._tenant_of(tenant)
+        code = self.tenant_of(tenant)
         names = self._owner_names.get(code)
         return None if names is None else names.get(name)
 
     def owners(self, *, tenant: str | None = None) -> list[Any]:
         """Return the live owners of a tenant (with or without models); TenantError."""
-        code = self._tenant_of(tenant)
+        code = self.tenant_of(tenant)
         names = self._owner_names.get(code)
         return [] if names is None else list(names.values())
 
@@ -385,11 +479,11 @@ class ModelRegistry:
             return False
         if cls.anonymous:
             return cls in treg.anonymous
-        owner = cls._nbr_owner
+        owner = record_of(cls).owner
         idx = treg.ownerless if owner is None else owner._index
         return idx.get(cls.model_name) is cls
 
-    def _add(self, cls: type[Model], events: list[RegistryEvent]) -> None:
+    def _add(self, cls: type[Model], events: Batch) -> None:
         """Store ``cls`` in its tenant under its owner (lock held, cls not registered)."""
         treg = self._store(cls.tenant)  # type: ignore[arg-type]
         # Embedded anonymous models gain a user (re-registering them if they were dropped).
@@ -397,13 +491,14 @@ class ModelRegistry:
             if dep.tenant == treg.code:
                 if not self._is_registered(dep):
                     self._add(dep, events)
-                type.__setattr__(dep, "_nbr_users", dep._nbr_users + 1)
-        if not cls._nbr_seq:
-            type.__setattr__(cls, "_nbr_seq", next(self._seq))
-            type.__setattr__(cls, "_nbr_registered_at", _now())
+                record_of(dep).users += 1
+        rec = record_of(cls)
+        if not rec.seq:
+            rec.seq = next(self._seq)
+            rec.registered_at = _now()
         self._index(treg, cls, events)
 
-    def _index(self, treg: TenantRegistry, cls: type[Model], events: list[RegistryEvent]) -> None:
+    def _index(self, treg: TenantRegistry, cls: type[Model], events: Batch) -> None:
         """Put ``cls`` in its owner's index (or the anonymous set) and the name index."""
         name = cls.model_name
         if cls.anonymous:
@@ -412,7 +507,7 @@ class ModelRegistry:
             treg.by_structure.setdefault(key, cls)
             key_owner = None
         else:
-            key_owner = cls._nbr_owner
+            key_owner = record_of(cls).owner
             if key_owner is None:
                 idx = treg.ownerless
             else:
@@ -426,7 +521,7 @@ class ModelRegistry:
         elif type(cur) is dict:
             cur[key_owner] = cls
         elif cur is not cls:
-            cur_owner = None if cur.anonymous else cur._nbr_owner
+            cur_owner = None if cur.anonymous else record_of(cur).owner
             if cur_owner is key_owner:
                 treg.by_name[name] = cls
             else:
@@ -448,7 +543,7 @@ class ModelRegistry:
                         break
             key_owner = None
         else:
-            key_owner = cls._nbr_owner
+            key_owner = record_of(cls).owner
             if key_owner is None:
                 if treg.ownerless.get(name) is cls:
                     del treg.ownerless[name]
@@ -468,26 +563,28 @@ class ModelRegistry:
                 treg.by_name[name] = next(iter(cur.values()))
         return key_owner
 
-    def _remove(self, cls: type[Model], events: list[RegistryEvent]) -> int:
+    def _remove(self, cls: type[Model], events: Batch) -> int:
         """Remove a registered class and any anonymous model left without users; count."""
         treg = self._tenants.get(cls.tenant)  # type: ignore[arg-type]
         if treg is None:
             return 0
         key_owner = self._unindex(treg, cls)
         events.append(RegistryEvent("removed", treg.code, key_owner, cls.model_name))
+        events.removed.append(cls)
         removed = 1
         removed += self._release_deps(treg, cls, events)
         if not treg.by_name:
             self._drop_tenant_store(treg.code)
         return removed
 
-    def _release_deps(self, treg: TenantRegistry, cls: type[Model], events: list[Any]) -> int:
+    def _release_deps(self, treg: TenantRegistry, cls: type[Model], events: Batch) -> int:
         removed = 0
         for dep in model_deps(cls):
-            if dep.tenant != treg.code or dep._nbr_users <= 0:
+            rec = record_of(dep)
+            if dep.tenant != treg.code or rec.users <= 0:
                 continue
-            type.__setattr__(dep, "_nbr_users", dep._nbr_users - 1)
-            if dep._nbr_users == 0 and dep in treg.anonymous:
+            rec.users -= 1
+            if rec.users == 0 and dep in treg.anonymous:
                 removed += self._remove(dep, events)
         return removed
 
@@ -500,12 +597,17 @@ class ModelRegistry:
             treg.anonymous.clear()
             treg.ownerless.clear()
 
-    def _emit(self, events: list[RegistryEvent]) -> None:
-        if not events or not self._subscribers:
+    def _emit(self, batch: Batch) -> None:
+        """Tell connectors which classes left, then deliver the events (lock released)."""
+        for cls in batch.removed:
+            ds = cls.data_source
+            if ds is not None:
+                ds.connector.on_model_removed(cls)
+        if not batch.events or not self._subscribers:
             return
         import logging
 
-        for event in events:
+        for event in batch.events:
             for callback in list(self._subscribers.values()):
                 try:
                     callback(event)
@@ -526,18 +628,19 @@ class ModelRegistry:
                 f"register_model() takes a model class built by DataSource.define or "
                 f"ModelBuilder.define, got {_describe(model)}"
             )
-        if model._nbr_registry is not None and model._nbr_registry is not self:
+        rec = record_of(model)
+        if rec.registry is not None and rec.registry is not self:
             raise ValueError(
                 f"model {model.model_name!r} belongs to another ModelRegistry; "
                 "define it again on an owner of this registry"
             )
-        events: list[RegistryEvent] = []
+        events = Batch()
         with self._lock:
             if model.tenant is None:
-                type.__setattr__(model, "tenant", self.current_tenant())
-            if model._nbr_registry is None:
-                type.__setattr__(model, "_nbr_registry", self)
-            owner = model._nbr_owner
+                set_class_attrs(model, tenant=self.current_tenant())
+            if rec.registry is None:
+                rec.registry = self
+            owner = rec.owner
             if owner is not None:
                 self._ensure_owner_name(owner)
             if not self._is_registered(model):
@@ -551,7 +654,7 @@ class ModelRegistry:
         self._emit(events)
         return model
 
-    def _check_attachable(self, owner: _Owner, model: Any) -> None:
+    def check_attachable(self, owner: Owner, model: Any) -> None:
         """Raise TypeError / ValueError unless ``owner`` may take ``model``; change nothing."""
         if not _is_built_model(model):
             raise TypeError(
@@ -563,7 +666,8 @@ class ModelRegistry:
                 f"{model.model_name!r} is an anonymous embedded model: it belongs to its "
                 "tenant, not to an owner; attach the model that embeds it instead"
             )
-        if model._nbr_registry is not None and model._nbr_registry is not self:
+        reg = record_of(model).registry
+        if reg is not None and reg is not self:
             raise ValueError(
                 f"model {model.model_name!r} belongs to another ModelRegistry; define it "
                 f"again on {owner.name!r}"
@@ -575,52 +679,72 @@ class ModelRegistry:
                 "an owner of that tenant instead"
             )
 
-    def _attach(
-        self, owner: _Owner, model: type[Model], *, as_app: bool = False, warn: bool = True
-    ) -> type[Model]:
-        """Make ``owner`` the owner of ``model`` (moving it); TypeError / ValueError."""
-        self._check_attachable(owner, model)
-        events: list[RegistryEvent] = []
-        with self._lock:
-            name = model.model_name
-            existing = owner._index.get(name)
-            if warn and existing is not None and existing is not model:
-                _warn_redefined(owner, name)
-            self._ensure_owner_name(owner)
-            treg = self._tenants.get(owner.tenant)
-            was_registered = self._is_registered(model)
-            if was_registered and model._nbr_owner is not owner:
-                assert treg is not None
-                old_owner = self._unindex(treg, model)
-                events.append(RegistryEvent("removed", treg.code, old_owner, name))
-            if existing is not model:
-                type.__setattr__(model, "_nbr_owner", owner)
-                type.__setattr__(model, "tenant", owner.tenant)
-                type.__setattr__(model, "_nbr_registry", self)
-                self._set_owner_attrs(model, owner, as_app)
+    def attach(self, owner: Owner, model: type[Model], *, as_app: bool = False) -> type[Model]:
+        """Make ``owner`` the owner of ``model`` (moving it); return it.
+
+        Owners and views call this (``ds.attach``, ``app.model``, ``view[name] = cls``).
+        Warns with ModelRedefinedWarning when it replaces another class of that name;
+        raises TypeError / ValueError (nothing changed) when ``owner`` may not take it.
+        """
+        return self.attach_all(owner, [model], as_app=as_app)[0]
+
+    def attach_all(
+        self, owner: Owner, models: list[type[Model]], *, as_app: bool = False
+    ) -> list[type[Model]]:
+        """Attach several models at once, all or nothing (the deprecated setter's path).
+
+        Every model is checked (and every replacement warned about) before the first one
+        is attached; TypeError / ValueError name the bad entry.
+        """
+        for model in models:
+            self.check_attachable(owner, model)
+        for model in models:
+            existing = owner._index.get(model.model_name)
             if existing is not None and existing is not model:
-                # Put the newcomer in the old one's slot, then let the old one go.
-                self._replace(owner, existing, model, events, already_deps=was_registered)
-            elif existing is not model:
-                if was_registered:
-                    self._reindex(model, events)
-                else:
-                    self._add(model, events)
-            self._registrations += 1
+                _warn_redefined(owner, model.model_name)
+        events = Batch()
+        with self._lock:
+            for model in models:
+                self._attach_locked(owner, model, as_app, events)
         self._emit(events)
-        return model
+        return models
+
+    def _attach_locked(self, owner: Owner, model: type[Model], as_app: bool, events: Batch) -> None:
+        name = model.model_name
+        existing = owner._index.get(name)
+        self._ensure_owner_name(owner)
+        treg = self._tenants.get(owner.tenant)
+        was_registered = self._is_registered(model)
+        rec = record_of(model)
+        if was_registered and rec.owner is not owner:
+            assert treg is not None
+            old_owner = self._unindex(treg, model)
+            events.append(RegistryEvent("removed", treg.code, old_owner, name))
+        if existing is not model:
+            rec.owner = owner
+            rec.registry = self
+            set_class_attrs(model, tenant=owner.tenant)
+            self._set_owner_attrs(model, owner, as_app)
+        if existing is not None and existing is not model:
+            # Put the newcomer in the old one's slot, then let the old one go.
+            self._replace(owner, existing, model, events, already_deps=was_registered)
+        elif existing is not model:
+            if was_registered:
+                self._reindex(model, events)
+            else:
+                self._add(model, events)
+        self._registrations += 1
 
     @staticmethod
     def _set_owner_attrs(model: type[Model], owner: Any, as_app: bool) -> None:
         if as_app or owner.owner_type == "app":
-            type.__setattr__(model, "app", owner)
+            set_class_attrs(model, app=owner)
         elif owner.owner_type == "dataSource":
-            type.__setattr__(model, "data_source", owner)
-            type.__setattr__(model, "app", None)
+            set_class_attrs(model, data_source=owner, app=None)
         else:
-            type.__setattr__(model, "app", None)
+            set_class_attrs(model, app=None)
 
-    def _reindex(self, model: type[Model], events: list[RegistryEvent]) -> None:
+    def _reindex(self, model: type[Model], events: Batch) -> None:
         """Index an already-stored class under its (new) owner, without touching users."""
         self._index(self._store(model.tenant), model, events)  # type: ignore[arg-type]
 
@@ -629,7 +753,7 @@ class ModelRegistry:
         owner: Any,
         old: type[Model],
         new: type[Model],
-        events: list[RegistryEvent],
+        events: Batch,
         *,
         already_deps: bool = False,
     ) -> None:
@@ -642,41 +766,40 @@ class ModelRegistry:
         else:
             self._add(new, events)
         events.insert(len(events) - 1, RegistryEvent("removed", treg.code, owner, old.model_name))
+        events.removed.append(old)
         self._release_deps(treg, old, events)
 
-    def _commit_define(
+    def commit_define(
         self,
         owner: Any,
         name: str,
-        nprops: list[NProp],
-        settings: dict[str, Any],
-        fp: str,
-        text: str,
-        strict_embedded: bool,
-        data_source: Any,
+        fingerprint: str,
+        settings: Mapping[str, Any],
+        build: Callable[[AnonymousResolver], type[Model]],
     ) -> type[Model]:
-        """Bind nested specs to anonymous classes, build the class and register it."""
-        events: list[RegistryEvent] = []
+        """Register the class ``build`` makes for ``owner`` under ``name``; return it.
+
+        The builder's path for ``define``: under the registry's lock, an identical
+        existing definition (same fingerprint and settings) is returned as it is;
+        otherwise ``build(resolver)`` makes the class — reusing or creating anonymous
+        models through ``resolver`` — and it is registered, replacing (with a
+        ModelRedefinedWarning) another class of that name. Raises ValueError if the
+        owner's name was taken meanwhile; whatever ``build`` raises leaves the registry
+        unchanged.
+        """
+        events = Batch()
         with self._lock:
             existing = owner._index.get(name)
-            if existing is not None and existing.definition.same_as(fp, settings):
+            if existing is not None and existing.definition.same_as(fingerprint, settings):
                 return existing
             self._ensure_owner_name(owner)
+            resolver = AnonymousResolver(self, owner.tenant)
+            cls = build(resolver)
             if existing is not None:
                 _warn_redefined(owner, name)
-            pending: dict[tuple[str, bool], type[Model]] = {}
-            props = [self._bind(p, owner.tenant, strict_embedded, pending, events) for p in nprops]
-            # A named model's canonical text is only needed for its fingerprint: keep "".
-            definition = make_definition(name, props, settings, text="", fp=fp)
-            cls = make_model_class(
-                name,
-                definition,
-                tenant=owner.tenant,
-                anonymous=False,
-                owner=owner,
-                registry=self,
-                data_source=data_source,
-            )
+            for anon in resolver.created:
+                self._add(anon, events)
+                self._registrations += 1
             if existing is not None:
                 self._replace(owner, existing, cls, events)
             else:
@@ -685,83 +808,38 @@ class ModelRegistry:
         self._emit(events)
         return cls
 
-    def _bind(
-        self,
-        p: NProp,
-        code: str,
-        strict: bool,
-        pending: dict[tuple[str, bool], type[Model]],
-        events: list[RegistryEvent],
-    ) -> PropertyDefinition:
-        t = p.type
-        if type(t) is str and p.items is None:
-            pd = p.bound
-            if pd is None:
-                pd = make_property(p.name, t, p.required, p.default, p.id, None)
-                object.__setattr__(p, "bound", pd)
-            return pd
-        items = None if p.items is None else self._bind(p.items, code, strict, pending, events)
-        if type(t) is NStruct:
-            t = self._anonymous_for(t, code, strict, pending, events)
-        return make_property(p.name, t, p.required, p.default, p.id, items)
-
-    def _anonymous_for(
-        self,
-        struct: NStruct,
-        code: str,
-        strict: bool,
-        pending: dict[tuple[str, bool], type[Model]],
-        events: list[RegistryEvent],
+    def resolve_anonymous(
+        self, tenant: str, build: Callable[[AnonymousResolver], type[Model]]
     ) -> type[Model]:
-        """Return the anonymous class for a nested shape: reused if known, else created."""
-        key = (struct.fingerprint, strict)
-        next(self._lookups)
-        hit = pending.get(key)
-        if hit is None:
-            treg = self._tenants.get(code)
-            if treg is not None:
-                hit = treg.by_structure.get(key)
-            if hit is None and code != GLOBAL_TENANT:
-                g = self._tenants.get(GLOBAL_TENANT)
-                if g is not None:
-                    hit = g.by_structure.get(key)
-        if hit is not None:
-            next(self._hits)
-            return hit
-        next(self._misses)
-        props = [self._bind(p, code, strict, pending, events) for p in struct.props]
-        settings: dict[str, Any] = {"strict": True} if strict else {}
-        anon_name = f"AnonymousModel_{next(self._anon_counter)}"
-        definition = make_definition(
-            anon_name, props, settings, text=struct.text, fp=struct.fingerprint
-        )
-        cls = make_model_class(
-            anon_name, definition, tenant=code, anonymous=True, owner=None, registry=self
-        )
-        self._add(cls, events)
-        self._registrations += 1
-        pending[key] = cls
-        return cls
+        """Return the anonymous class ``build`` resolves in ``tenant`` (``resolve_type``).
 
-    def _resolve_anonymous(self, struct: NStruct, code: str, strict: bool) -> type[Model]:
-        events: list[RegistryEvent] = []
+        Like :meth:`commit_define` for a nested shape on its own: what ``build`` creates
+        through the resolver is registered; a reused class is returned as it is.
+        """
+        events = Batch()
         with self._lock:
-            cls = self._anonymous_for(struct, code, strict, {}, events)
+            resolver = AnonymousResolver(self, tenant)
+            cls = build(resolver)
+            for anon in resolver.created:
+                self._add(anon, events)
+                self._registrations += 1
         self._emit(events)
         return cls
 
-    def _delete(self, owner: Any, name: str) -> None:
+    def delete(self, owner: Any, name: str) -> None:
+        """Remove the owner's model ``name`` (``ds.delete_model``); ModelNotFoundError."""
         cls = owner._index.get(name) if isinstance(name, str) else None
         if cls is None:
             raise ModelNotFoundError(_missing_in_owner(owner, name))
-        events: list[RegistryEvent] = []
+        events = Batch()
         with self._lock:
             if owner._index.get(name) is cls:
                 self._remove(cls, events)
         self._emit(events)
 
-    def _disconnect(self, owner: Any) -> int:
-        events: list[RegistryEvent] = []
+    def disconnect(self, owner: Any) -> int:
+        """Remove every model of ``owner`` and free its name; return how many (idempotent)."""
+        events = Batch()
         with self._lock:
             models = list(owner._index.values())
             for cls in models:
@@ -783,8 +861,8 @@ class ModelRegistry:
         owners of the tenant define the name, TenantError for a bad tenant code and
         TypeError for a non-str name.
         """
-        if tenant is None:
-            code = _override.get() or self._session_tenant
+        if tenant is None:  # noqa: SIM108 (the common case first, without a call)
+            code = OVERRIDE.get() or self._session_tenant
         else:
             code = validate_tenant(tenant)
         treg = self._tenants.get(code)
@@ -833,7 +911,7 @@ class ModelRegistry:
         """
         cls = self.find_model_by_name(name, tenant=tenant)
         if cls is None:
-            code = self._tenant_of(tenant)
+            code = self.tenant_of(tenant)
             candidates: set[str] = set()
             for c in {code, GLOBAL_TENANT}:
                 treg = self._tenants.get(c)
@@ -859,20 +937,24 @@ class ModelRegistry:
         O(1) by fingerprint; counts a reuse hit or miss. Raises TypeError for a
         non-mapping, DefinitionError for a malformed spec, TenantError.
         """
-        code = self._tenant_of(tenant)
+        code = self.tenant_of(tenant)
         fp = lookup_fingerprint(properties)
         key = (fp, bool(strict))
         next(self._lookups)
-        hit = None
         treg = self._tenants.get(code)
         if treg is not None:
             treg.last_accessed = _now()
-            hit = treg.by_structure.get(key)
+        hit = self._structure_hit(key, code)
+        next(self._hits if hit is not None else self._misses)
+        return hit
+
+    def _structure_hit(self, key: tuple[str, bool], code: str) -> type[Model] | None:
+        treg = self._tenants.get(code)
+        hit = None if treg is None else treg.by_structure.get(key)
         if hit is None and code != GLOBAL_TENANT:
             g = self._tenants.get(GLOBAL_TENANT)
             if g is not None:
                 hit = g.by_structure.get(key)
-        next(self._hits if hit is not None else self._misses)
         return hit
 
     def _owner_ok(self, owner: Any) -> bool:
@@ -945,7 +1027,7 @@ class ModelRegistry:
             removed, owners = self._cleanup_locked(code)
         _release_data(owners)
         if removed or owners:
-            self._emit([RegistryEvent("tenant_cleaned", code, None, None)])
+            self._emit(Batch.of(RegistryEvent("tenant_cleaned", code, None, None)))
         return removed
 
     def _cleanup_locked(self, code: str) -> tuple[int, list[Any]]:
@@ -960,7 +1042,7 @@ class ModelRegistry:
             if owner not in owners:
                 owners.append(owner)
         for anon in treg.anonymous:
-            type.__setattr__(anon, "_nbr_users", 0)
+            record_of(anon).users = 0
         self._drop_tenant_store(code)
         return removed, owners
 
@@ -996,7 +1078,7 @@ class ModelRegistry:
                 owners.extend(self._cleanup_locked(code)[1])
             self._reset_counters()
         _release_data(owners)
-        self._emit([RegistryEvent("cleared", None, None, None)])
+        self._emit(Batch.of(RegistryEvent("cleared", None, None, None)))
 
     # stats, frames, events ---------------------------------------------------------
 
@@ -1009,8 +1091,8 @@ class ModelRegistry:
         """Return a frozen snapshot of sizes and counters."""
         now = _now()
         per = [_tenant_stats(treg, now) for treg in list(self._tenants.values())]
-        hits = _count_value(self._hits)
-        misses = _count_value(self._misses)
+        hits = self._hit_counter.value
+        misses = self._miss_counter.value
         return RegistryStats(
             tenants=sum(1 for t in per if t.tenant != GLOBAL_TENANT),
             models=sum(t.models for t in per),
@@ -1019,7 +1101,7 @@ class ModelRegistry:
             owners=sum(t.owners for t in per),
             unique_structures=sum(t.unique_structures for t in per),
             registrations=self._registrations,
-            lookups=_count_value(self._lookups),
+            lookups=self._lookup_counter.value,
             reuse_hits=hits,
             reuse_misses=misses,
             hit_rate=hits / (hits + misses) if hits + misses else 0.0,
@@ -1034,12 +1116,12 @@ class ModelRegistry:
         out: list[type[Model]] = []
         for treg in list(self._tenants.values()):
             out.extend(treg.models())
-        out.sort(key=lambda c: c._nbr_seq)
+        out.sort(key=_seq_of)
         return out
 
     def to_frame(self, *, tenant: str | None = None) -> pd.DataFrame:
         """Return one row per model (all tenants unless ``tenant=``); TenantError."""
-        from .frames import models_frame
+        from ..render.frames import models_frame
 
         return models_frame(self.all_models(tenant=tenant))
 
@@ -1051,12 +1133,24 @@ class ModelRegistry:
         self._subscribers[key] = callback
         return Subscription(self, key)
 
+    def owner_of(self, cls: type[Model]) -> Any:
+        """Return the owner holding a model class (None for anonymous and ownerless ones)."""
+        return owner_of(cls)
+
+    def bookkeeping(self) -> tuple[dict[str, TenantRegistry], dict[str, Any]]:
+        """Return the registry's two top-level maps, for memory accounting (benchmarks).
+
+        ``(tenant code → TenantRegistry, tenant code → {owner name → owner, weakly})``:
+        the live objects, to be measured with ``sys.getsizeof``, never changed.
+        """
+        return self._tenants, self._owner_names
+
     def __repr__(self) -> str:
         n = sum(t.model_count() for t in list(self._tenants.values()))
         return f"<ModelRegistry: {n} models in {len(self._tenants)} tenants>"
 
     def _repr_html_(self) -> str:
-        from .display import registry_html
+        from ..render.html import registry_html
 
         return registry_html(self)
 
@@ -1088,11 +1182,13 @@ def _tenant_stats(treg: TenantRegistry, now: float) -> TenantStats:
 
 
 def _release_data(owners: list[Any]) -> None:
-    """Let each owner that stores rows (a DataSource's connector) drop them."""
+    """Let each owner release what it holds (a DataSource: its connector's rows)."""
     for owner in owners:
-        release = getattr(owner, "_release_data", None)
-        if release is not None:
-            release()
+        owner.release_data()
+
+
+def _seq_of(cls: type[Model]) -> int:
+    return record_of(cls).seq
 
 
 def _is_built_model(model: object) -> bool:
@@ -1144,7 +1240,8 @@ def user_stacklevel() -> int:
     import os
     import sys
 
-    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    # The whole package (this file is nbregistry/core/registry.py).
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
     frame = sys._getframe(1)  # the caller of this function is stacklevel 1
     level = 1
     while frame is not None and frame.f_code.co_filename.startswith(package):
@@ -1163,10 +1260,6 @@ def _warn_redefined(owner: Any, name: str) -> None:
         ModelRedefinedWarning,
         stacklevel=user_stacklevel(),
     )
-
-
-def _default_registry() -> ModelRegistry:
-    return registry
 
 
 #: The process-wide registry.

@@ -1,4 +1,4 @@
-"""Owners: ``DataSource``, ``App`` (and the shared base of ``ModelBuilder``).
+"""Owners: the shared base :class:`Owner` (of DataSource, App and ModelBuilder) and ``App``.
 
 An owner belongs to one tenant and one registry, fixed at creation. Its models live in
 that tenant's registry; ``owner.models`` is a live :class:`~nbregistry.ModelsView` over
@@ -11,28 +11,31 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from . import registry as _registry_module
+from .registry import ModelRegistry, user_stacklevel
 from .views import ModelsView
 
 if TYPE_CHECKING:
-    from .builder import ModelBuilder
     from .model import Model
-    from .registry import ModelRegistry
 
-__all__ = ["App", "DataSource"]
+__all__ = ["App", "Owner"]
 
 
 def _registry_arg(registry: ModelRegistry | None) -> ModelRegistry:
-    from .registry import ModelRegistry, _default_registry
-
     if registry is None:
-        return _default_registry()
+        return _registry_module.registry
     if not isinstance(registry, ModelRegistry):
         raise TypeError(f"registry must be a ModelRegistry, got {registry!r:.80}")
     return registry
 
 
-class _Owner:
-    """Common state of every owner: name, tenant, registry and the live ``models`` view."""
+class Owner:
+    """Common state of every owner: name, tenant, registry and the live ``models`` view.
+
+    ``_index`` is the owner's name index ``{model name → class}``: the registry keeps it
+    (only nbregistry.core writes it) and it is the very ``__dict__`` of ``models``.
+    Everything outside the core reads it through ``owner.models``.
+    """
 
     owner_type: ClassVar[str] = ""
     _name_prefix: ClassVar[str] = "owner"
@@ -48,7 +51,7 @@ class _Owner:
         self, name: str | None, tenant: str | None, registry: ModelRegistry | None
     ) -> None:
         reg = _registry_arg(registry)
-        code = reg._tenant_of(tenant)
+        code = reg.tenant_of(tenant)
         # The owner's name index {model name → class}: kept by the registry, and the
         # very ``__dict__`` of ``self.models`` (a view, not a second store).
         index: dict[str, type[Model]] = {}
@@ -58,7 +61,7 @@ class _Owner:
         # Plain instance attribute (not a property): ``ds.models`` stays a C-level lookup.
         object.__setattr__(self, "models", ModelsView(self, index))
         object.__setattr__(self, "name", "")
-        object.__setattr__(self, "name", reg._claim_owner_name(self, name, self._name_prefix))
+        object.__setattr__(self, "name", reg.claim_name(self, name, self._name_prefix))
 
     def __setattr__(self, key: str, value: Any) -> None:
         if key == "models":
@@ -73,8 +76,6 @@ class _Owner:
 
     def _set_models(self, models: Any) -> None:
         """Implement the deprecated ``owner.models = {...}`` setter (additive, all-or-nothing)."""
-        from .registry import _warn_redefined, user_stacklevel
-
         warnings.warn(
             f"{type(self).__name__}.models setter is deprecated; models are managed by the "
             "registry (use attach() or owner.models[name] = cls)",
@@ -94,7 +95,7 @@ class _Owner:
         # before the first one is attached.
         for key, value in items:
             try:
-                reg._check_attachable(self, value)
+                reg.check_attachable(self, value)
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"{exc} (entry {key!r}; nothing was attached)") from None
             if key != value.model_name:
@@ -102,13 +103,7 @@ class _Owner:
                     f"key {key!r} does not match the model's name {value.model_name!r}; "
                     "nothing was attached"
                 )
-        for _, value in items:
-            existing = self._index.get(value.model_name)
-            if existing is not None and existing is not value:
-                _warn_redefined(self, value.model_name)
-        with reg._lock:
-            for _, value in items:
-                reg._attach(self, value, warn=False)
+        reg.attach_all(self, [value for _, value in items])
 
     @property
     def registry(self) -> ModelRegistry:
@@ -117,7 +112,10 @@ class _Owner:
 
     def delete_model(self, name: str) -> None:
         """Remove the model ``name`` from the registry; ModelNotFoundError if absent."""
-        self._registry._delete(self, name)
+        self._registry.delete(self, name)
+
+    def release_data(self) -> None:
+        """Release what this owner holds besides models (a DataSource: its rows)."""
 
     def __repr__(self) -> str:
         return (
@@ -126,70 +124,12 @@ class _Owner:
         )
 
     def _repr_html_(self) -> str:
-        from .display import owner_html
+        from ..render.html import owner_html
 
         return owner_html(self)
 
 
-class DataSource(_Owner):
-    """A data source: owns models and (for ``"memory"``) stores their rows.
-
-    ``DataSource(connector="memory", *, name=None, tenant=None, registry=None, **settings)``.
-    Two DataSources with identical settings are still two owners. Raises TenantError,
-    TypeError/ValueError for a bad name, ValueError for an unknown connector.
-    """
-
-    owner_type: ClassVar[str] = "dataSource"
-    _FIXED = _Owner._FIXED | {"connector", "settings", "model_builder"}
-
-    connector: Any
-    settings: dict[str, Any]
-    model_builder: ModelBuilder
-
-    def __init__(
-        self,
-        connector: str = "memory",
-        *,
-        name: str | None = None,
-        tenant: str | None = None,
-        registry: ModelRegistry | None = None,
-        **settings: Any,
-    ) -> None:
-        from .builder import ModelBuilder
-        from .connectors import create_connector
-
-        conn = create_connector(connector, settings)
-        object.__setattr__(self, "_name_prefix", connector if isinstance(connector, str) else "ds")
-        self._init_owner(name, tenant, registry)
-        object.__setattr__(self, "settings", dict(settings))
-        object.__setattr__(self, "connector", conn)
-        object.__setattr__(self, "model_builder", ModelBuilder._bound(self))
-        conn.bind(self)
-
-    def define(
-        self,
-        name: str,
-        properties: Mapping[str, Any] | None = None,
-        settings: Mapping[str, Any] | None = None,
-    ) -> type[Model]:
-        """Build and register a model owned by this DataSource (see ModelBuilder.define)."""
-        return self.model_builder.define(name, properties, settings)
-
-    def attach(self, model_class: type[Model]) -> type[Model]:
-        """Make this DataSource the owner of ``model_class``; TypeError / ValueError."""
-        return self._registry._attach(self, model_class)
-
-    def disconnect(self) -> int:
-        """Remove all of this DataSource's models and rows; return how many models. Idempotent."""
-        n = self._registry._disconnect(self)
-        self._release_data()
-        return n
-
-    def _release_data(self) -> None:
-        self.connector.release()
-
-
-class App(_Owner):
+class App(Owner):
     """An application owner: ``app.model(cls)`` takes ownership of a model.
 
     The model leaves its DataSource's view and appears in ``app.models``; it keeps
@@ -210,4 +150,4 @@ class App(_Owner):
 
     def model(self, model_class: type[Model]) -> type[Model]:
         """Give this app ownership of ``model_class`` and return it; TypeError / ValueError."""
-        return self._registry._attach(self, model_class, as_app=True)
+        return self._registry.attach(self, model_class, as_app=True)

@@ -132,8 +132,8 @@ SPEC10 = {
 
 def _build(n_models: int, per_owner: int, n_tenants: int) -> dict[str, Any]:
     """Build an isolated registry with ``n_models`` named models; return the handles."""
-    from .owners import DataSource
-    from .registry import ModelRegistry
+    from ..core.datasource import DataSource
+    from ..core.registry import ModelRegistry
 
     reg = ModelRegistry()
     codes = [f"t{i}" for i in range(n_tenants)]
@@ -228,8 +228,8 @@ def _add_flatness(rows: list[dict[str, Any]]) -> None:
 
 
 def _define_us(repeat: int) -> float:
-    from .owners import DataSource
-    from .registry import ModelRegistry
+    from ..core.datasource import DataSource
+    from ..core.registry import ModelRegistry
 
     reg = ModelRegistry()
     ds = DataSource("memory", name="bench", registry=reg)
@@ -251,14 +251,15 @@ def registry_structure_bytes(reg: Any) -> int:
     TenantRegistry and its dicts (ambiguity dicts included), each owner's name index (the
     dict behind ``owner.models``) and the owner-name maps with their weak references.
     """
-    total = sys.getsizeof(reg._tenants) + sys.getsizeof(reg._owner_names)
-    for treg in list(reg._tenants.values()):
+    tenants, owner_names = reg.bookkeeping()
+    total = sys.getsizeof(tenants) + sys.getsizeof(owner_names)
+    for treg in list(tenants.values()):
         total += sys.getsizeof(treg)
         for d in (treg.by_owner, treg.by_name, treg.by_structure, treg.anonymous, treg.ownerless):
             total += sys.getsizeof(d)
         total += sum(sys.getsizeof(v) for v in treg.by_name.values() if type(v) is dict)
         total += sum(sys.getsizeof(index) for index in treg.by_owner.values())
-    for names in list(reg._owner_names.values()):
+    for names in list(owner_names.values()):
         total += sys.getsizeof(names.data)
         total += sum(sys.getsizeof(ref) for ref in list(names.data.values()))
     return total
@@ -270,8 +271,8 @@ def _memory_per_model(n: int = 5_000) -> dict[str, float]:
     Structures are summed with ``sys.getsizeof`` (see ``registry_structure_bytes``);
     the whole model is the ``tracemalloc`` growth of defining it, minus those structures.
     """
-    from .owners import DataSource
-    from .registry import ModelRegistry
+    from ..core.datasource import DataSource
+    from ..core.registry import ModelRegistry
 
     reg = ModelRegistry()
     owners = [DataSource("memory", name=f"m{i}", registry=reg) for i in range(n // 10)]
@@ -291,8 +292,8 @@ def _memory_per_model(n: int = 5_000) -> dict[str, float]:
 
 
 def _cleanup(n: int) -> dict[str, Any]:
-    from .owners import DataSource
-    from .registry import ModelRegistry
+    from ..core.datasource import DataSource
+    from ..core.registry import ModelRegistry
 
     reg = ModelRegistry()
     refs = []
@@ -513,8 +514,8 @@ def build_seed(design: str, params: Mapping[str, int], *, registry: Any = None) 
 
 def _owner_factory(design: str, registry: Any) -> Callable[[str, str], Any]:
     if design == "after":
-        from .owners import DataSource
-        from .registry import ModelRegistry
+        from ..core.datasource import DataSource
+        from ..core.registry import ModelRegistry
 
         reg = registry if registry is not None else ModelRegistry()
 
@@ -551,16 +552,17 @@ def structure_bytes(design: str, handle: Mapping[str, Any]) -> int:
         return total
     if design != "after":
         raise ValueError(f"design must be 'before' or 'after', got {design!r}")
-    total = sys.getsizeof(reg._tenants) + sys.getsizeof(reg._owner_names)
-    for names in reg._owner_names.values():
+    tenants, owner_names = reg.bookkeeping()
+    total = sys.getsizeof(tenants) + sys.getsizeof(owner_names)
+    for names in owner_names.values():
         total += sys.getsizeof(names) + sys.getsizeof(names.data)
-    for treg in reg._tenants.values():
+    for treg in tenants.values():
         total += sys.getsizeof(treg)
         for d in (treg.by_owner, treg.by_name, treg.by_structure, treg.anonymous, treg.ownerless):
             total += sys.getsizeof(d)
         total += sum(sys.getsizeof(v) for v in treg.by_name.values() if type(v) is dict)
     for ds in handle["owners"]:
-        total += sys.getsizeof(ds.models) + sys.getsizeof(ds._index)
+        total += sys.getsizeof(ds.models) + sys.getsizeof(ds.models.__dict__)
     return total
 
 

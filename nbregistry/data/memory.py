@@ -35,8 +35,9 @@ from collections.abc import Iterable, Mapping
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from ..errors import FilterError, ModelNotFoundError, PersistenceError, ValidationError
-from .base import Connector
+from ..core.connector import Connector
+from ..core.errors import FilterError, ModelNotFoundError, PersistenceError, ValidationError
+from ..core.meta import is_registered
 from .filters import (
     compile_order,
     compile_where,
@@ -58,7 +59,7 @@ from .persistence import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..model import Model
+    from ..core.model import Model
 
 __all__ = ["FILE_FORMAT", "FILE_VERSION", "MemoryConnector"]
 
@@ -125,7 +126,6 @@ class MemoryConnector(Connector):
         self._lock = threading.RLock()
         self._tables: dict[str, _Table] = {}
         self._data_source: Any = None
-        self._subscription: Any = None
         self._path = _file_setting(settings)
         self._file: StoreFile | None = None if self._path is None else open_store_file(self._path)
         # model name → {"next_id": int, "rows": [encoded row, ...]} loaded from the file
@@ -153,9 +153,6 @@ class MemoryConnector(Connector):
             self._tables = {}
             self._pending = {}
             self._loaded = False
-            sub, self._subscription = self._subscription, None
-        if sub is not None:
-            sub.close()
 
     def model_names(self) -> list[str]:
         """Return the names of models holding rows (in memory or, unloaded, in the file)."""
@@ -173,8 +170,7 @@ class MemoryConnector(Connector):
     def _table(self, cls: type[Model]) -> _Table:
         """Return the table of ``cls`` (creating, loading or migrating it); see module doc."""
         name = cls.model_name
-        owner = cls._nbr_owner
-        if owner is None or owner._index.get(name) is not cls:
+        if not is_registered(cls):
             ds = self._owner_ds()
             where = f" of DataSource {ds.name!r}" if ds is not None else ""
             raise ModelNotFoundError(
@@ -197,7 +193,6 @@ class MemoryConnector(Connector):
             else:
                 t = self._migrate(cls, t)
             self._tables[name] = t
-            self._ensure_subscribed()
             return t
 
     def _hydrate(self, cls: type[Model], raw: dict[str, Any] | None) -> _Table:
@@ -264,36 +259,21 @@ class MemoryConnector(Connector):
         self._put_rows(t, rows, fresh=True, keys=keyed)
         return t
 
-    def _ensure_subscribed(self) -> None:
-        """Follow registry removals so ``delete_model`` drops that model's rows."""
-        if self._subscription is not None:
-            return
-        ds = self._owner_ds()
-        if ds is None:
-            return
-        ref = weakref.ref(self)
-        ds_ref = weakref.ref(ds)
+    def on_model_removed(self, cls: type[Model]) -> None:
+        """Drop the rows of a model that left the registry (a file keeps them on disk).
 
-        def on_event(event: Any) -> None:
-            store = ref()
-            if store is None or event.kind != "removed" or event.owner is None:
-                return
-            if event.owner is not ds_ref():
-                return
-            store._on_model_removed(event.model_name)
-
-        self._subscription = ds.registry.subscribe(on_event)
-
-    def _on_model_removed(self, name: str) -> None:
+        A model replaced by a redefinition keeps its rows: the new class migrates them on
+        first use.
+        """
+        name = cls.model_name
         with self._lock:
             t = self._tables.get(name)
-            if t is None:
+            if t is None or t.cls is not cls:
                 return
-            owner = t.cls._nbr_owner
-            if owner is not None and owner._index.get(name) is t.cls:
+            if is_registered(cls):
                 return  # still registered (e.g. taken over by an App): keep the rows
             ds = self._owner_ds()
-            if ds is not None and name in ds._index:
+            if ds is not None and name in ds.models:
                 return  # redefined: the new class migrates the rows on first use
             del self._tables[name]
             if self._path is not None and self._loaded:
@@ -536,7 +516,7 @@ class MemoryConnector(Connector):
                 cls.model_name,
                 [(t.id_name, "ids cannot be changed by update_all; create a new row instead")],
             )
-        from ..model import _check_value
+        from ..core.model import check_value
 
         props = cls.definition.properties
         strict = cls.definition.settings.get("strict", False)
@@ -552,7 +532,7 @@ class MemoryConnector(Connector):
                 else:
                     changes[key] = value
             else:
-                changes[key] = _check_value(prop, value, key, errors)
+                changes[key] = check_value(prop, value, key, errors)
         if errors:
             raise ValidationError(cls.model_name, errors)
         with self._lock:
@@ -616,7 +596,6 @@ class MemoryConnector(Connector):
                 t.rows = {i: {} for i in range(len(raw["rows"]))}
                 t.encoded = dict.fromkeys(t.rows)
         self._tables[name] = t
-        self._ensure_subscribed()
 
         def undo() -> None:
             if old is not None:
@@ -630,8 +609,7 @@ class MemoryConnector(Connector):
         return undo
 
     def _table_check_registered(self, cls: type[Model]) -> None:
-        owner = cls._nbr_owner
-        if owner is None or owner._index.get(cls.model_name) is not cls:
+        if not is_registered(cls):
             self._table(cls)  # raises the "no longer registered" error
 
     # --- reads ---------------------------------------------------------------------------

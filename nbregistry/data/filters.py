@@ -23,10 +23,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import FilterError
+from ..core.errors import FilterError
 
 if TYPE_CHECKING:
-    from ..model import Model, PropertyDefinition
+    from ..core.model import Model, PropertyDefinition
 
 __all__ = [
     "OPERATORS",

@@ -20,10 +20,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._types import PYTHON_TYPES, TYPE_NAMES, canonical_type_name, check_scalar, expected
 from .errors import DefinitionError
+from .model import Model, PropertyDefinition, make_property
+from .typenames import PYTHON_TYPES, TYPE_NAMES, canonical_type_name, check_scalar, expected
 
-__all__ = ["NProp", "NStruct", "fingerprint", "lookup_fingerprint", "normalize_with_fingerprint"]
+__all__ = [
+    "NProp",
+    "NStruct",
+    "Normalizer",
+    "digest",
+    "fingerprint",
+    "lookup_fingerprint",
+    "normalize_with_fingerprint",
+    "prop_text",
+    "struct_text",
+]
 
 _OPTION_KEYS = ("type", "required", "default", "id")
 
@@ -47,9 +58,18 @@ class NProp:
     default: Any = None
     id: bool = False
     items: NProp | None = None
-    # The PropertyDefinition this scalar NProp binds to, memoised by the registry (leaf
-    # NProps are shared through the leaf cache, so most bindings become one slot read).
+    # The PropertyDefinition a scalar NProp binds to, made once when it is normalised
+    # (leaf NProps are shared through the leaf cache, so defining a model mostly reads
+    # this slot instead of building definitions). None for nested and array types.
     bound: Any = field(default=None, compare=False, repr=False)
+
+
+def _with_binding(p: NProp) -> NProp:
+    """Return ``p`` with ``bound`` set when it is a plain scalar property."""
+    if type(p.type) is str and p.items is None and p.bound is None:
+        pd = make_property(p.name, p.type, p.required, p.default, p.id, None)
+        return NProp(p.name, p.type, p.required, p.default, p.id, None, pd)
+    return p
 
 
 try:  # the builtin module: importing hashlib would load OpenSSL (slow to import)
@@ -58,7 +78,7 @@ except ImportError:  # pragma: no cover - every CPython build has _blake2
     from hashlib import blake2b as _blake2b
 
 
-def _digest(text: str) -> str:
+def digest(text: str) -> str:
     return _blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
@@ -124,18 +144,8 @@ def struct_text(props: Any, texts: list[str]) -> str:
     return '["object",[' + ",".join([t for _, t in pairs]) + "]]"
 
 
-# Set by nbregistry.model at import (it imports this module, not the other way round).
-_PropertyDefinition: Any = None
-_Model: Any = None
-
-
-def _register_model_types(pd_cls: Any, model_cls: Any) -> None:
-    global _PropertyDefinition, _Model
-    _PropertyDefinition, _Model = pd_cls, model_cls
-
-
 def _is_model_class(obj: Any) -> bool:
-    return isinstance(obj, type) and issubclass(obj, _Model) and obj is not _Model
+    return isinstance(obj, type) and issubclass(obj, Model) and obj is not Model
 
 
 # (property name, hashable spec) → (NProp, canonical text) for plain leaf spellings such
@@ -184,14 +194,17 @@ def _type_error(spec: Any, path: str) -> DefinitionError:
     )
 
 
-class _Normalizer:
+class Normalizer:
     """Turn a raw properties mapping into a tuple of NProp, detecting cycles."""
 
     def __init__(self) -> None:
         self._active: set[int] = set()  # ids of containers on the current path (cycles)
-        self.last_texts: list[str] = []  # canonical texts of the last struct() call
 
-    def struct(self, spec: Mapping[Any, Any], path: str) -> tuple[NProp, ...]:
+    def struct(self, spec: Mapping[Any, Any], path: str) -> tuple[tuple[NProp, ...], list[str]]:
+        """Return the normalised properties of ``spec`` and their canonical texts.
+
+        Raises DefinitionError naming the path of a bad or circular spec.
+        """
         if id(spec) in self._active:
             raise DefinitionError(
                 f"circular property spec at {path!r}: a nested dict contains itself; "
@@ -213,7 +226,7 @@ class _Normalizer:
                 key = (name, sub) if type(sub) is str else _leaf_key(name, sub)
                 hit = None if key is None else _LEAF_CACHE.get(key)
                 if hit is None:
-                    nprop = self.prop(name, sub, f"{path}.{name}" if path else name)
+                    nprop = _with_binding(self.prop(name, sub, f"{path}.{name}" if path else name))
                     text = prop_text(nprop)
                     if key is not None:
                         if len(_LEAF_CACHE) >= _LEAF_CACHE_MAX:
@@ -223,13 +236,12 @@ class _Normalizer:
                     nprop, text = hit
                 out.append(nprop)
                 texts.append(text)
-            self.last_texts = texts
-            return tuple(out)
+            return tuple(out), texts
         finally:
             self._active.discard(id(spec))
 
     def prop(self, name: str, spec: Any, path: str) -> NProp:
-        if isinstance(spec, _PropertyDefinition):
+        if isinstance(spec, PropertyDefinition):
             return self._from_pd(name, spec)
         if isinstance(spec, Mapping) and "type" in spec:
             unknown = [k for k in spec if k not in _OPTION_KEYS]
@@ -267,7 +279,7 @@ class _Normalizer:
             if _is_model_class(spec):
                 return NProp(name, spec)
             raise _type_error(spec, path)
-        if isinstance(spec, _PropertyDefinition):
+        if isinstance(spec, PropertyDefinition):
             return self._from_pd(name, spec)
         if isinstance(spec, list):
             if len(spec) != 1:
@@ -290,9 +302,9 @@ class _Normalizer:
         if isinstance(spec, Mapping):
             if not spec:
                 return NProp(name, "object")
-            props = self.struct(spec, path)
-            text = struct_text(props, self.last_texts)
-            return NProp(name, NStruct(props, text, _digest(text)))
+            props, texts = self.struct(spec, path)
+            text = struct_text(props, texts)
+            return NProp(name, NStruct(props, text, digest(text)))
         raise _type_error(spec, path)
 
     def _from_pd(self, name: str, pd: Any) -> NProp:
@@ -321,9 +333,8 @@ def normalize_with_fingerprint(properties: Any) -> tuple[tuple[NProp, ...], str]
             f"properties must be a mapping of property name → type spec, got "
             f"{type(properties).__name__} {properties!r:.80}"
         )
-    n = _Normalizer()
-    props = n.struct(properties, "")
-    return props, _digest(struct_text(props, n.last_texts))
+    props, texts = Normalizer().struct(properties, "")
+    return props, digest(struct_text(props, texts))
 
 
 # pickled spec → fingerprint, for find_model_by_structure: a lookup then costs one C-level

@@ -1,0 +1,153 @@
+"""The connector contract: what a DataSource expects of the storage behind its models.
+
+A connector is the only thing a DataSource asks for rows, as an httpx client asks only
+its transport. :class:`Connector` is a small, fully documented abstract base: every data
+method the model classes' data access (``Model.create``, ``find``, ...) calls, with its
+real signature. The core calls nothing else, and a connector never reads registry
+internals: it learns about the registry only through :meth:`Connector.bind`, the public
+attributes of model classes and owners, and :meth:`Connector.on_model_removed`.
+
+Implementations are found by name through the entry-point group ``nbregistry.connectors``
+(see :mod:`nbregistry.core.plugins`); the built-in ``"memory"`` connector is
+:class:`nbregistry.data.memory.MemoryConnector`.
+"""
+
+from __future__ import annotations
+
+import abc
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .model import Model, ModelDefinition
+
+__all__ = ["Connector", "Fields", "Order", "Where"]
+
+#: A LoopBack ``where`` filter: ``{"age": {"gt": 30}}``, ``{"or": [...]}``; None = all rows.
+Where = Mapping[str, Any] | None
+#: ``"age DESC"``, ``"age DESC, name"`` or a list of such terms; None = id order.
+Order = str | Sequence[str] | None
+#: ``["name", "age"]`` or ``{"secret": False}``; None = every property.
+Fields = Sequence[str] | Mapping[str, bool] | None
+
+
+class Connector(abc.ABC):
+    """The storage of one DataSource's rows (DESIGN §12.2).
+
+    ``Connector(settings)`` receives the DataSource's settings (a dict it may keep);
+    the DataSource then calls :meth:`bind` with itself. ``cls`` arguments are model
+    classes owned (or once owned, for App-taken models) by that DataSource; every data
+    method raises ``ModelNotFoundError`` for a class that is no longer registered,
+    ``FilterError`` for a malformed filter and ``ValidationError`` for rows that do not
+    fit the model, leaving the stored rows unchanged.
+    """
+
+    #: The name the connector is registered under (``DataSource(name, ...)``).
+    name: ClassVar[str] = "connector"
+    #: Names of settings that are secrets (passwords): never shown in a repr, an error,
+    #: a log, a DataFrame, a widget or a store.
+    secret_settings: ClassVar[frozenset[str]] = frozenset({"password"})
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self._bound: weakref.ref[Any] | None = None
+
+    # lifecycle -------------------------------------------------------------------
+
+    def bind(self, data_source: Any) -> None:
+        """Remember the owning DataSource (weakly: it holds this connector)."""
+        self._bound = weakref.ref(data_source)
+
+    @property
+    def data_source(self) -> Any:
+        """Return the owning DataSource, or None (unbound, or no longer alive)."""
+        return None if self._bound is None else self._bound()
+
+    def check_names(self, definition: ModelDefinition) -> None:  # noqa: B027 (optional hook)
+        """Check a definition against the backend's name limits; DefinitionError if over.
+
+        Called by ``define`` before anything is registered. The default accepts every
+        name (the memory connector has no limits).
+        """
+
+    @abc.abstractmethod
+    def release(self) -> None:
+        """Release what this DataSource holds (rows in memory, connections); idempotent."""
+
+    @abc.abstractmethod
+    def on_model_removed(self, cls: type[Model]) -> None:
+        """Forget a model class that left the registry (delete, disconnect, cleanup).
+
+        The registry calls it once per removed class, after its indexes are updated,
+        outside its lock. A class replaced by a redefinition is removed too; the owner's
+        view (``owner.models``) then already holds the new class.
+        """
+
+    # data ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create(self, cls: type[Model], rows: list[Mapping[str, Any]], *, bulk: bool) -> list[Model]:
+        """Validate and store ``rows`` (all or none); return copies as instances.
+
+        ``bulk`` says the caller passed a list (its errors name each row's index).
+        """
+
+    @abc.abstractmethod
+    def find(
+        self,
+        cls: type[Model],
+        where: Where = None,
+        order: Order = None,
+        limit: int | None = None,
+        skip: int | None = None,
+        fields: Fields = None,
+    ) -> list[Model]:
+        """Return copies of the matching rows, ordered, paged and projected."""
+
+    @abc.abstractmethod
+    def find_by_id(self, cls: type[Model], id_value: Any) -> Model | None:
+        """Return a copy of the row with that id, or None (an id of the wrong type: None)."""
+
+    @abc.abstractmethod
+    def count(self, cls: type[Model], where: Where = None) -> int:
+        """Return how many rows match ``where``."""
+
+    @abc.abstractmethod
+    def update_all(self, cls: type[Model], where: Where, data: Mapping[str, Any]) -> int:
+        """Set ``data`` on every matching row (all or nothing); return how many."""
+
+    @abc.abstractmethod
+    def destroy_all(self, cls: type[Model], where: Where = None) -> int:
+        """Delete the matching rows; return how many."""
+
+    @abc.abstractmethod
+    def save(self, inst: Model) -> None:
+        """Insert ``inst`` (giving it an id) or replace the row with its id."""
+
+    @abc.abstractmethod
+    def delete(self, inst: Model) -> bool:
+        """Delete the row with ``inst``'s id; return True if one was deleted."""
+
+    @abc.abstractmethod
+    def to_frame(
+        self,
+        cls: type[Model],
+        where: Where = None,
+        order: Order = None,
+        limit: int | None = None,
+        skip: int | None = None,
+        fields: Fields = None,
+    ) -> pd.DataFrame:
+        """Return the matching rows as a DataFrame (ids as the index, typed columns)."""
+
+    # display ---------------------------------------------------------------------
+
+    def public_settings(self) -> dict[str, Any]:
+        """Return the settings without secrets (safe to show or store)."""
+        return {k: v for k, v in self.settings.items() if k not in self.secret_settings}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
