@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.connector import Connector
 from ..core.errors import FilterError, ModelNotFoundError, PersistenceError, ValidationError
 from ..core.meta import is_registered
+from .codecs import decode, encode
 from .filters import (
     compile_order,
     compile_where,
@@ -51,8 +52,6 @@ from .persistence import (
     FILE_VERSION,
     StoreChange,
     StoreFile,
-    _decode,
-    _encode,
     open_store_file,
 )
 
@@ -205,7 +204,7 @@ class MemoryConnector(Connector):
         rows: list[Row] = []
         for i, enc in enumerate(raw["rows"]):
             try:
-                data = _decode(enc)
+                data = decode(enc)
             except ValueError as exc:
                 raise PersistenceError(
                     f"{self._path}: row {i} of model {cls.model_name!r} is corrupt ({exc}); "
@@ -721,7 +720,7 @@ class MemoryConnector(Connector):
 
     def _encode_row(self, t: _Table, key: Any, row: Row) -> Any:
         try:
-            return _encode(row)
+            return encode(row)
         except TypeError as exc:
             raise PersistenceError(
                 f"cannot store row {key!r} of model {t.cls.model_name!r} in {self._path}: "

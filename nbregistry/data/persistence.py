@@ -21,9 +21,7 @@ two live stores writing the same file overwrite each other's changes.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import datetime as _dt
 import json
 import os
 import tempfile
@@ -32,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import PersistenceError
+from .codecs import encode
 
 if TYPE_CHECKING:
     import sqlite3
@@ -234,7 +233,7 @@ def _dumps(v: Any) -> str:
 
 def _key_text(key: Any) -> str:
     """Return the ``id`` column text of a row key (1 and "1" stay distinct)."""
-    return _dumps(_encode(key))
+    return _dumps(encode(key))
 
 
 class SqliteStoreFile(StoreFile):
@@ -376,60 +375,3 @@ class SqliteStoreFile(StoreFile):
                 [(model, _key_text(k), _dumps(r)) for k, r in change.rows.items()],
             )
         conn.execute(_UPSERT_MODEL, (model, change.next_id))
-
-
-# --- the JSON encoding of rows (shared by both formats) -----------------------------------
-
-_TAGS = ("$date", "$day", "$bytes", "$dict")
-
-
-def _encode(v: Any) -> Any:
-    """Return a JSON-ready form of a stored value; TypeError naming what cannot be stored."""
-    t = type(v)
-    if v is None or t in (str, int, float, bool):
-        return v
-    if t is _dt.datetime:
-        return {"$date": v.isoformat()}
-    if t is _dt.date:
-        return {"$day": v.isoformat()}
-    if t in (bytes, bytearray):
-        return {"$bytes": base64.b64encode(bytes(v)).decode("ascii")}
-    if isinstance(v, (list, tuple)):
-        return [_encode(x) for x in v]
-    if isinstance(v, dict):
-        out = {}
-        for k, x in v.items():
-            if not isinstance(k, str):
-                raise TypeError(f"a JSON file can only store str dict keys, got {k!r}")
-            out[k] = _encode(x)
-        if len(out) == 1 and next(iter(out)) in _TAGS:
-            return {"$dict": out}
-        return out
-    d = getattr(v, "__dict__", None)
-    if d is not None and hasattr(t, "definition") and hasattr(t, "model_name"):
-        return _encode(dict(d))
-    raise TypeError(
-        f"a JSON file cannot store {v!r:.60} ({t.__name__}); store str, numbers, bool, "
-        "None, dates, bytes, lists and dicts"
-    )
-
-
-def _decode(v: Any) -> Any:
-    """Invert :func:`_encode`; ValueError for a malformed tag."""
-    if isinstance(v, list):
-        return [_decode(x) for x in v]
-    if isinstance(v, dict):
-        if len(v) == 1:
-            tag, x = next(iter(v.items()))
-            if tag == "$date":
-                return _dt.datetime.fromisoformat(x)
-            if tag == "$day":
-                return _dt.date.fromisoformat(x)
-            if tag == "$bytes":
-                return base64.b64decode(x.encode("ascii"), validate=True)
-            if tag == "$dict":
-                if not isinstance(x, dict):
-                    raise ValueError(f"bad $dict value {x!r:.40}")
-                return {k: _decode(y) for k, y in x.items()}
-        return {k: _decode(y) for k, y in v.items()}
-    return v
