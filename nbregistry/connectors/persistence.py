@@ -26,12 +26,13 @@ Crash safety and durability (DESIGN leaves them open; the README states the guar
   owner chose WAL; we never switch a database that may hold other applications' tables)
   and every write runs with ``PRAGMA synchronous = EXTRA``: the journal, the database
   and, after the journal is deleted to commit, its directory are fsynced, so an
-  acknowledged write survives a power loss (``FULL`` can lose the last commit in rollback
-  mode). WAL with ``synchronous = NORMAL`` was rejected: it gives up exactly that
-  guarantee, and it would switch a shared database to WAL for good. The file is opened
-  read-write (``mode=rw``, never created by a read), so SQLite rolls back the hot
-  journal a killed writer left; a message blames the file only when SQLite says it is
-  not a database or is corrupt.
+  acknowledged write survives a power loss (with ``FULL`` a power loss right after a
+  commit can bring its journal back and undo it). WAL with ``synchronous = NORMAL`` was
+  rejected: it gives up exactly that guarantee, it would switch a shared database to WAL
+  for good, and WAL does not work on network file systems. The file is opened read-write
+  (``mode=rw``, never created by a read), so SQLite rolls back the hot journal a killed
+  writer left; a read error blames the file only when it is about the contents (not a
+  database, corrupt, a foreign schema), never for locks, permissions or I/O.
 
 One process per store file: the first :meth:`StoreFile.load` takes an exclusive lock
 (``flock``) on ``<file>.lock`` beside the store and keeps it until the last StoreFile of
