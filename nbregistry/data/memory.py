@@ -19,9 +19,13 @@ Decisions (DESIGN §4b leaves them open):
   ``.sqlite``/``.sqlite3``/``.db`` (any other extension: PersistenceError at creation;
   see :mod:`.persistence`). The file is read when the DataSource is created (and again
   on the first use after a release); rows are decoded and validated lazily per model.
-  Every write operation is persisted atomically (JSON: the whole file rewritten via temp
-  file + ``os.replace``; SQLite: one transaction); if that fails, the in-memory change
-  is rolled back too and PersistenceError is raised.
+  Every write operation is persisted atomically and durably (JSON: the whole file
+  rewritten via temp file + ``os.replace``, fsynced with its directory; SQLite: one
+  transaction, ``synchronous = EXTRA``); if that fails, the in-memory change is rolled
+  back too and PersistenceError is raised. Reading the file locks it for this process
+  until the store is released (``disconnect()``, cleanup), so a second process opening
+  it gets PersistenceError naming the holder; two DataSources of one process share the
+  lock, and a write through one that would overwrite the other's is refused.
 """
 
 from __future__ import annotations
@@ -114,8 +118,9 @@ class MemoryConnector(Connector):
 
     Settings: ``file=``/``path=`` (optional) persists the store to a JSON (``.json``) or
     SQLite (``.sqlite``, ``.sqlite3``, ``.db``) file. Thread-safe: every read and write of
-    the rows holds one re-entrant lock. Raises PersistenceError for an unusable file or an
-    unknown extension, TypeError for a non-path ``file=``.
+    the rows holds one re-entrant lock. Raises PersistenceError for an unusable file, a
+    file another process has open, or an unknown extension, TypeError for a non-path
+    ``file=``.
     """
 
     name = "memory"
@@ -152,6 +157,8 @@ class MemoryConnector(Connector):
             self._tables = {}
             self._pending = {}
             self._loaded = False
+            if self._file is not None:
+                self._file.close()  # unlock: another process may open the file now
 
     def model_names(self) -> list[str]:
         """Return the names of models holding rows (in memory or, unloaded, in the file)."""
