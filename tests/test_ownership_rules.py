@@ -1,4 +1,5 @@
-"""Regressions for the contract review: each test pins one finding that was fixed."""
+"""Edge rules of owners and definitions: all-or-nothing attaching, hand-written subclasses,
+owner-name lifetime, warnings at the caller, cross-tenant embedding, reserved names."""
 
 from __future__ import annotations
 
