@@ -1,9 +1,9 @@
 """The embedded memory connector: rows per model, LoopBack filters, optional store file.
 
 Rows belong to the DataSource and are keyed by model name. Each model's table is a dict
-``{id: row}`` (insertion ordered), so a lookup by id is O(1) and the default order is
-creation order. Stored rows are plain dicts of validated values; every instance handed
-out is a copy.
+``{id: row}`` kept in id order (re-sorted lazily after an out-of-order explicit id), so a
+lookup by id is O(1) and rows without ``order`` come in id order (DESIGN §12.3). Stored
+rows are plain dicts of validated values; every instance handed out is a copy.
 
 Decisions (DESIGN §4b leaves them open):
 
@@ -44,6 +44,7 @@ from .filters import (
     id_lookup,
     parse_fields,
     parse_limit,
+    parse_skip,
     sort_rows,
 )
 from .persistence import (
@@ -89,14 +90,70 @@ def _plain(v: Any) -> Any:
     return copy.deepcopy(v)
 
 
+def _id_key(v: Any) -> tuple[int, Any]:
+    """Return the sort key of an id: numbers, then strings, then anything else by repr."""
+    t = type(v)
+    if t is int or t is float or t is bool:
+        return (0, v)
+    if t is str:
+        return (1, v)
+    return (2, f"{t.__name__}:{v!r}")
+
+
+def _note_new_keys(t: _Table, keys: Iterable[Any]) -> None:
+    """Record keys about to be added to ``t.rows``; clear ``id_sorted`` if one is out of order."""
+    last = t.last_key
+    in_order = t.id_sorted
+    for key in keys:
+        if last is _MISSING:
+            last = key
+        elif type(key) is int and type(last) is int:
+            if key > last:
+                last = key
+            else:
+                in_order = False
+        elif _id_key(key) > _id_key(last):
+            last = key
+        else:
+            in_order = False
+    t.last_key = last
+    t.id_sorted = in_order
+
+
+def _sort_by_id(t: _Table) -> None:
+    """Re-order ``t.rows`` (in place) by id after an out-of-order insert (lock held)."""
+    if t.id_sorted:
+        return
+    items = sorted(t.rows.items(), key=lambda kv: _id_key(kv[0]))
+    t.rows.clear()
+    t.rows.update(items)
+    t.last_key = items[-1][0] if items else _MISSING
+    t.id_sorted = True
+
+
 class _Table:
     """The rows of one model: ``{id: row}`` plus id generation and the encoded cache."""
 
-    __slots__ = ("cls", "disk_keyed", "encoded", "extras", "flat", "id_name", "next_id", "rows")
+    __slots__ = (
+        "cls",
+        "disk_keyed",
+        "encoded",
+        "extras",
+        "flat",
+        "id_name",
+        "id_sorted",
+        "last_key",
+        "next_id",
+        "rows",
+    )
 
     def __init__(self, cls: type[Model]) -> None:
         self.cls = cls
         self.rows: dict[Any, Row] = {}
+        # True while ``rows`` iterates in id order; an explicit id below ``last_key`` (the
+        # largest key added since the last sort) clears it until the next read re-sorts.
+        self.id_sorted = True
+        self.last_key: Any = _MISSING
         self.next_id = 1
         self.id_name: str | None = cls.definition.id_property
         # True while every stored value is immutable (then a copy is ``row.copy()``).
@@ -317,6 +374,7 @@ class MemoryConnector(Connector):
                 key = self._next_key(t, None)
                 if id_name is not None:
                     row[id_name] = key
+            _note_new_keys(t, (key,))
             t.rows[key] = row
             if isinstance(key, int) and not isinstance(key, bool) and key >= t.next_id:
                 t.next_id = key + 1
@@ -353,10 +411,12 @@ class MemoryConnector(Connector):
 
     def _commit(self, t: _Table, puts: dict[Any, Row], deletes: Iterable[Any] = ()) -> None:
         """Apply puts/deletes (lock held, all validated); save; roll back if saving fails."""
+        rows = t.rows
+        _note_new_keys(t, [key for key in puts if key not in rows])
         if self._path is None:
-            t.rows.update(puts)
+            rows.update(puts)
             for key in deletes:
-                t.rows.pop(key, None)
+                rows.pop(key, None)
             return
         enc = {key: self._encode_row(t, key, row) for key, row in puts.items()}
         deletes = list(deletes)
@@ -634,14 +694,16 @@ class MemoryConnector(Connector):
         order: Any,
         limit: Any,
         skip: Any,
+        offset: Any = None,
     ) -> tuple[_Table, list[Any], list[Row]]:
         """Return the table, keys and rows matching a filter, ordered and sliced."""
         t = self._table(cls)
         pred = compile_where(cls, where)
         keys_order = compile_order(cls, order)
         lim = parse_limit(limit, "limit")
-        off = parse_limit(skip, "skip") or 0
+        off = parse_skip(skip, offset)
         with self._lock:
+            _sort_by_id(t)
             if keys_order:
                 pairs = self._select(t, where, pred)
                 by_id = {id(r): k for k, r in pairs}
@@ -668,10 +730,12 @@ class MemoryConnector(Connector):
         limit: Any = None,
         skip: Any = None,
         fields: Any = None,
+        *,
+        offset: Any = None,
     ) -> list[Model]:
         """Return copies of the matching rows as instances; FilterError for a bad filter."""
         include, exclude = parse_fields(cls, fields)
-        t, _, rows = self._query(cls, where, order, limit, skip)
+        t, _, rows = self._query(cls, where, order, limit, skip, offset)
         if include is None and not exclude:
             flat = t.flat
             return [self._instance(cls, r, flat) for r in rows]
@@ -711,10 +775,12 @@ class MemoryConnector(Connector):
         limit: Any = None,
         skip: Any = None,
         fields: Any = None,
+        *,
+        offset: Any = None,
     ) -> pd.DataFrame:
         """Return matching rows as a DataFrame: ids as index, columns in property order."""
         include, exclude = parse_fields(cls, fields)
-        t, keys, rows = self._query(cls, where, order, limit, skip)
+        t, keys, rows = self._query(cls, where, order, limit, skip, offset)
         return rows_frame(t, keys, rows, include, exclude)
 
     # --- persistence ---------------------------------------------------------------------
@@ -833,10 +899,12 @@ def rows_frame(
             else:
                 columns[name] = np.array(col, dtype=bool)
         elif ptype == "date":
+            # Stored dates are aware UTC datetimes (DESIGN §12.3): datetime64[ns, UTC]; a
+            # date outside the nanosecond range (before 1677, after 2262) stays an object.
             try:
-                columns[name] = pd.to_datetime(col).array
-            except (ValueError, TypeError):
-                columns[name] = pd.to_datetime(col, utc=True).array
+                columns[name] = pd.to_datetime(col, utc=True).as_unit("ns").array
+            except (ValueError, TypeError, OverflowError):
+                columns[name] = pd.Series(col, dtype=object)
         elif ptype == "string":
             columns[name] = col
         else:
@@ -869,6 +937,6 @@ def _empty_dtype(prop: Any) -> Any:
         "integer": "Int64",
         "number": "float64",
         "boolean": "bool",
-        "date": "datetime64[us]",
+        "date": "datetime64[ns, UTC]",
         "string": "str",
     }.get(ptype, object)  # type: ignore[arg-type]
