@@ -25,8 +25,10 @@ Every malformed filter raises :class:`~nbregistry.errors.FilterError` naming its
 from __future__ import annotations
 
 import datetime as _dt
+import heapq
 import re
 from collections.abc import Callable, Mapping
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import FilterError
@@ -44,7 +46,9 @@ __all__ = [
     "parse_limit",
     "parse_regexp",
     "parse_skip",
+    "plan_where",
     "resolve_path",
+    "top_rows",
 ]
 
 Row = dict[str, Any]
@@ -435,6 +439,97 @@ def id_lookup(where: Any, id_name: str | None) -> tuple[bool, Any]:
     return True, value
 
 
+# --- index planning ----------------------------------------------------------------------
+
+
+class Access:
+    """What a ``where`` asks of one top-level property, in index terms.
+
+    ``eq`` is the list of values it must equal (``eq``/``inq``/plain equality; None when
+    unconstrained); ``lo``/``hi`` the range bounds (None = open); ``exact`` is False when
+    some condition on the property is not an equality or a range (``neq``, ``like``, ...),
+    so matches must still be checked row by row.
+    """
+
+    __slots__ = ("eq", "exact", "hi", "hi_incl", "lo", "lo_incl")
+
+    def __init__(self) -> None:
+        self.eq: list[Any] | None = None
+        self.lo: Any = None
+        self.lo_incl = True
+        self.hi: Any = None
+        self.hi_incl = True
+        self.exact = True
+
+    @property
+    def ranged(self) -> bool:
+        """Return True when the access bounds the value on either side."""
+        return self.lo is not None or self.hi is not None
+
+    def _low(self, v: Any, incl: bool) -> None:
+        lo = self.lo
+        if lo is not None and lo != lo:
+            return  # a NaN bound already empties the range
+        if lo is None or v != v or v > lo or (v == lo and not incl):
+            self.lo, self.lo_incl = v, incl
+
+    def _high(self, v: Any, incl: bool) -> None:
+        hi = self.hi
+        if hi is not None and hi != hi:
+            return
+        if hi is None or v != v or v < hi or (v == hi and not incl):
+            self.hi, self.hi_incl = v, incl
+
+
+_INDEXED_OPS = frozenset({"eq", "inq", "gt", "gte", "lt", "lte", "between"})
+
+
+def plan_where(cls: type[Model], where: Any, indexed: Mapping[str, Any]) -> dict[str, Access]:
+    """Return ``{property: Access}`` for the conditions of ``where`` on ``indexed`` properties.
+
+    Only top-level keys of a plain ``where`` dict are read (``and``/``or`` and dotted paths
+    are left to the predicate). Call after :func:`compile_where` accepted ``where``.
+    """
+    out: dict[str, Access] = {}
+    if not isinstance(where, Mapping):
+        return out
+    for key, cond in where.items():
+        if key not in indexed:
+            continue
+        prop = cls.definition.properties.get(key)
+        acc = Access()
+        if not isinstance(cond, Mapping):
+            if isinstance(cond, (re.Pattern, list, tuple)):
+                continue
+            acc.eq = [_coerce_value(prop, cond, key)]
+            out[key] = acc
+            continue
+        try:
+            for op, value in cond.items():
+                if op not in _INDEXED_OPS:
+                    acc.exact = False
+                    continue
+                if op in ("eq", "inq"):
+                    vals = [value] if op == "eq" else list(value)
+                    if any(isinstance(v, re.Pattern) for v in vals):
+                        acc.exact = False
+                        continue
+                    vals = [_coerce_value(prop, v, key) for v in vals]
+                    acc.eq = vals if acc.eq is None else [v for v in acc.eq if v in vals]
+                elif op == "between":
+                    acc._low(_coerce_value(prop, value[0], key), True)
+                    acc._high(_coerce_value(prop, value[1], key), True)
+                elif op in ("gt", "gte"):
+                    acc._low(_coerce_value(prop, value, key), op == "gte")
+                else:
+                    acc._high(_coerce_value(prop, value, key), op == "lte")
+        except TypeError:
+            continue  # incomparable bounds (NaN mixes are fine): leave it to the scan
+        if acc.eq is not None or acc.ranged:
+            out[key] = acc
+    return out
+
+
 # --- order, fields, limit -------------------------------------------------------------
 
 _ORDER_RE = re.compile(r"\s*([^\s]+)(?:\s+(asc|desc))?\s*", re.IGNORECASE)
@@ -495,6 +590,26 @@ def sort_rows(rows: list[Row], keys: list[tuple[Callable[[Row], Any], bool, str]
             ) from None
         rows = present + missing  # reverse=True keeps ties in their original order
     return rows
+
+
+def top_rows(
+    rows: list[Row], keys: list[tuple[Callable[[Row], Any], bool, str]], k: int
+) -> list[Row]:
+    """Return the first ``k`` rows of :func:`sort_rows` order; O(n log k) for one key."""
+    if len(keys) != 1 or k >= len(rows):
+        return sort_rows(rows, keys)[:k]
+    get, desc, _ = keys[0]
+    present = [r for r in rows if get(r) is not None]
+    if k < len(present):
+        pick = heapq.nlargest if desc else heapq.nsmallest  # both stable, like sorted()
+        try:
+            return pick(k, present, key=get)
+        except TypeError:
+            return sort_rows(rows, keys)[:k]  # raises the FilterError naming the types
+    out = sort_rows(present, keys)
+    if len(out) < k:
+        out.extend(islice((r for r in rows if get(r) is None), k - len(out)))
+    return out
 
 
 def parse_fields(cls: type[Model], fields: Any) -> tuple[list[str] | None, frozenset[str]]:
