@@ -8,8 +8,10 @@ import time
 import warnings
 from collections.abc import Iterator
 
+import ipywidgets
 import pandas as pd
 import pytest
+import traitlets
 from ipywidgets.widgets.widget import _instances
 
 import nbregistry
@@ -194,6 +196,32 @@ def test_typing_in_the_search_box_filters(browser: TenantBrowser) -> None:
     browser.search_box.value = "cart"
     assert browser.match_count == 1
     assert names(browser) == ["acme", "shop", "Cart"]
+
+
+def test_clearing_a_search_leaves_no_open_arrow_on_collapsed_nodes(
+    browser: TenantBrowser,
+) -> None:
+    """Issue 10: after search("ord") and search(""), expanding acme showed "▾ crm" empty."""
+    browser.search("ord")
+    assert browser.visible_rows()[1].startswith("▾ crm")  # opened by the search
+    browser.search("")
+    browser.toggle("acme")
+    rows = browser.visible_rows()
+    assert rows[0].startswith("▾ acme")
+    assert rows[1] == "▸ crm   [DataSource · memory] 2 models"  # collapsed: closed arrow
+    assert names(browser) == ["acme", "crm", "shop", "(anonymous", "globex"]
+    browser.toggle("acme", "crm")
+    assert names(browser)[:4] == ["acme", "crm", "User", "Order"]
+
+
+def test_query_trait_and_search_box_stay_linked(browser: TenantBrowser) -> None:
+    seen: list[int] = []
+    browser.observe(lambda change: seen.append(change["new"]), names="match_count")
+    browser.query = "emp"
+    assert browser.search_box.value == "emp" and browser.match_count == 1
+    browser.search_box.value = ""
+    assert browser.query == "" and browser.match_count == 0
+    assert seen == [1, 0]
 
 
 def test_search_rejects_non_str(browser: TenantBrowser) -> None:
@@ -471,6 +499,58 @@ def test_clearing_the_registry_resets_the_browser_by_default(reg: ModelRegistry)
         assert "<b>0</b> models" in b.header.value
         DataSource("memory", name="crm", tenant="acme", registry=reg).define("User", {})
         assert b.visible_rows() == ["▸ acme   1 model · 1 owner"]
+
+
+# --- a widget among widgets --------------------------------------------------------
+
+
+def test_composes_into_hbox_vbox_and_tab(reg: ModelRegistry) -> None:
+    before = len(_instances)
+    b = TenantBrowser(registry=reg)
+    out = ipywidgets.Output()
+    row = ipywidgets.HBox([b, out])
+    assert row.children == (b, out)
+    tabs = ipywidgets.Tab(children=[ipywidgets.VBox([b])])
+    assert isinstance(b, ipywidgets.VBox) and tabs.children[0].children == (b,)
+    # the browser stays live inside the layout
+    owner_of(reg, "acme", "crm").define("Invoice", {})
+    assert b.visible_rows()[0] == "▸ acme   5 models · 2 owners"
+    state = row.get_state()
+    assert state["children"][0] == f"IPY_MODEL_{b.model_id}"
+    b.close()
+    for widget in (tabs.children[0], tabs, row, out):
+        widget.layout.close()
+        widget.close()
+    assert len(_instances) == before
+
+
+def test_selection_is_an_observable_trait(browser: TenantBrowser) -> None:
+    seen: list[object] = []
+    browser.observe(lambda change: seen.append(change["new"]), names="selected")
+    browser.node_widget("acme").click()
+    browser.select("acme", "crm", "User")
+    browser.unselect()
+    assert seen == [("acme",), ("acme", "crm", "User"), None]
+    with pytest.raises(traitlets.TraitError):
+        browser.selected = ("globex",)  # read-only: select() sets it
+
+
+def test_page_size_and_max_rows_are_traits(reg: ModelRegistry) -> None:
+    big = DataSource("memory", name="big", tenant="acme", registry=reg)
+    for i in range(12):
+        big.define(f"M{i:02d}", {"i": "integer"})
+    with TenantBrowser(reg) as b:
+        b.expand("acme", "big")
+        assert "M11" in names(b)
+        b.page_size = 5
+        assert "M04" in names(b) and "M05" not in names(b)
+        b.max_rows = 3
+        assert len(b.tree.children) == 4 and "refine the search" in b.visible_rows()[-1]
+        with pytest.raises(ValueError, match="max_rows must be a positive int, got -1"):
+            b.max_rows = -1
+        with pytest.raises(ValueError, match="on_clear must be 'close' or 'reset'"):
+            b.on_clear = "ignore"
+        assert b.max_rows == 3 and b.on_clear == "reset"
 
 
 # --- display and arguments ----------------------------------------------------------
