@@ -24,14 +24,28 @@ if TYPE_CHECKING:
 __all__ = ["FIRST_ROWS", "HINT", "DetailsPane"]
 
 FIRST_ROWS = 5  # rows of data shown for a model
+FINGERPRINT_CHARS = 12  # fingerprint characters shown per row of an owner's model table
 HINT = "<i>Select a tenant, owner or model to see its details.</i>"
 # The columns of an owner's (or group's) model table: tenant, owner and owner type are
 # the same on every row, so the pane's title says them once instead.
 OWNER_COLUMNS = ["properties", "fingerprint", "registered_at"]
 
 
-def _frame_html(df: pd.DataFrame) -> str:
-    return df.to_html(border=0, index_names=False, max_rows=50, na_rep="", classes="nbr-frame")
+def _frame_html(df: pd.DataFrame, formatters: dict[str, Any] | None = None) -> str:
+    return df.to_html(
+        border=0,
+        index_names=False,
+        max_rows=50,
+        na_rep="",
+        classes="nbr-frame",
+        formatters=formatters,
+    )
+
+
+def _short_fingerprint(fp: object) -> str:
+    """Return the first 12 characters of a fingerprint (the model pane shows it whole)."""
+    text = str(fp)
+    return text if len(text) <= FINGERPRINT_CHARS else text[:FINGERPRINT_CHARS] + "…"
 
 
 def _first_rows(cls: type[Model], n: int) -> pd.DataFrame | None:
@@ -120,7 +134,7 @@ class DetailsPane(w.HTML):
         facts = [*facts, f"tenant <code>{escape(tenant)}</code>", plural(len(models), "model")]
         self.value = (
             f"<h4>{title}</h4><div class='nbr-subtitle'>{' · '.join(facts)}</div>"
-            f"{_frame_html(frame)}"
+            f"{_frame_html(frame, {'fingerprint': _short_fingerprint})}"
         )
 
     def show_model(self, cls: type[Model]) -> None:
