@@ -250,6 +250,10 @@ def test_details_of_tenant_owner_and_model(browser: TenantBrowser, reg: ModelReg
     assert "<h4>DataSource <code>crm</code></h4>" in browser.details.value
     assert "connector <code>memory</code> · tenant <code>acme</code>" in browser.details.value
     assert browser.details.value.count("dataSource") == 0
+    fp = reg.get_model("User", tenant="acme").definition.fingerprint
+    assert df.loc["User", "fingerprint"] == fp  # whole in the frame, short in the pane
+    assert f"<td>{fp[:12]}…</td>" in browser.details.value and fp not in browser.details.value
+    assert (df["registered_at"] == df["registered_at"].dt.floor("s")).all()
     assert browser.cleanup.layout.display == "none"
 
     browser.select("acme", "crm", "User")

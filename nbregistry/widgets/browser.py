@@ -588,6 +588,12 @@ class TenantBrowser(w.VBox):
         # ipywidgets shadows _repr_mimebundle_ with None on close; keep ours (plain text).
         self.__dict__.pop("_repr_mimebundle_", None)
 
+    def __del__(self) -> None:
+        # ipywidgets' table of open widgets holds every open browser, so this runs only at
+        # interpreter exit (or after close()): close the comm alone, without running
+        # observers or touching the registry (which may be half torn down by then).
+        w.VBox.close(self)
+
     def __enter__(self) -> TenantBrowser:
         return self
 
