@@ -8,8 +8,10 @@ import time
 import warnings
 from collections.abc import Iterator
 
+import ipywidgets
 import pandas as pd
 import pytest
+import traitlets
 from ipywidgets.widgets.widget import _instances
 
 import nbregistry
@@ -108,7 +110,7 @@ def test_model_expands_to_its_properties(browser: TenantBrowser) -> None:
 
 
 def test_children_are_built_lazily(browser: TenantBrowser) -> None:
-    root = browser._roots["acme"]
+    root = browser.tree_model.roots["acme"]
     assert root.children is None
     assert browser.node_count() == 2  # one button per tenant, nothing else
     browser.expand("acme")
@@ -118,7 +120,7 @@ def test_children_are_built_lazily(browser: TenantBrowser) -> None:
 
 
 def test_clicking_a_node_toggles_and_selects_it(browser: TenantBrowser) -> None:
-    button = browser._roots["globex"].button
+    button = browser.node_widget("globex")
     assert button is not None
     button.click()
     assert browser.selected == ("globex",)
@@ -128,7 +130,7 @@ def test_clicking_a_node_toggles_and_selects_it(browser: TenantBrowser) -> None:
     assert browser.details_frame.loc["models", "value"] == 2
     button.click()
     assert names(browser) == ["acme", "globex"]
-    browser._roots["acme"].button.click()
+    browser.node_widget("acme").click()
     assert "nbr-selected" not in button._dom_classes
 
 
@@ -141,7 +143,7 @@ def test_collapse_all_and_unselect(browser: TenantBrowser) -> None:
     browser.expand("acme")  # children were collapsed too
     assert "User" not in names(browser)
     assert browser.selected == ("acme", "crm")
-    button = browser._find(("acme", "crm")).button
+    button = browser.node_widget("acme", "crm")
     browser.unselect()
     assert browser.selected is None and browser.details_frame is None
     assert "nbr-selected" not in button._dom_classes
@@ -196,6 +198,32 @@ def test_typing_in_the_search_box_filters(browser: TenantBrowser) -> None:
     assert names(browser) == ["acme", "shop", "Cart"]
 
 
+def test_clearing_a_search_leaves_no_open_arrow_on_collapsed_nodes(
+    browser: TenantBrowser,
+) -> None:
+    """Issue 10: after search("ord") and search(""), expanding acme showed "▾ crm" empty."""
+    browser.search("ord")
+    assert browser.visible_rows()[1].startswith("▾ crm")  # opened by the search
+    browser.search("")
+    browser.toggle("acme")
+    rows = browser.visible_rows()
+    assert rows[0].startswith("▾ acme")
+    assert rows[1] == "▸ crm   [DataSource · memory] 2 models"  # collapsed: closed arrow
+    assert names(browser) == ["acme", "crm", "shop", "(anonymous", "globex"]
+    browser.toggle("acme", "crm")
+    assert names(browser)[:4] == ["acme", "crm", "User", "Order"]
+
+
+def test_query_trait_and_search_box_stay_linked(browser: TenantBrowser) -> None:
+    seen: list[int] = []
+    browser.observe(lambda change: seen.append(change["new"]), names="match_count")
+    browser.query = "emp"
+    assert browser.search_box.value == "emp" and browser.match_count == 1
+    browser.search_box.value = ""
+    assert browser.query == "" and browser.match_count == 0
+    assert seen == [1, 0]
+
+
 def test_search_rejects_non_str(browser: TenantBrowser) -> None:
     with pytest.raises(TypeError, match="search query must be a str, got 5"):
         browser.search(5)  # type: ignore[arg-type]
@@ -212,14 +240,21 @@ def test_details_of_tenant_owner_and_model(browser: TenantBrowser, reg: ModelReg
     assert df.loc["anonymous models", "value"] == 1
     assert df.loc["owners", "value"] == 2
     assert "Tenant <code>acme</code>" in browser.details.value
-    assert browser._actions.layout.display == "flex"  # the clean-up action
+    assert browser.cleanup.layout.display == "flex"  # the clean-up action
 
     browser.select("acme", "crm")
     df = browser.details_frame
     assert list(df.index) == ["User", "Order"]
-    assert list(df["owner_type"]) == ["dataSource", "dataSource"]
-    assert "connector <code>memory</code>" in browser.details.value
-    assert browser._actions.layout.display == "none"
+    # owner and owner type are said once, in the title, not on every row (issue 14)
+    assert list(df.columns) == ["properties", "fingerprint", "registered_at", "records"]
+    assert "<h4>DataSource <code>crm</code></h4>" in browser.details.value
+    assert "connector <code>memory</code> · tenant <code>acme</code>" in browser.details.value
+    assert browser.details.value.count("dataSource") == 0
+    fp = reg.get_model("User", tenant="acme").definition.fingerprint
+    assert df.loc["User", "fingerprint"] == fp  # whole in the frame, short in the pane
+    assert f"<td>{fp[:12]}…</td>" in browser.details.value and fp not in browser.details.value
+    assert (df["registered_at"] == df["registered_at"].dt.floor("s")).all()
+    assert browser.cleanup.layout.display == "none"
 
     browser.select("acme", "crm", "User")
     user = reg.get_model("User", tenant="acme")
@@ -295,12 +330,12 @@ def test_define_in_another_cell_appears_and_only_that_tenant_changes(
 ) -> None:
     browser.expand("acme", "crm")
     browser.expand("globex", "hr")
-    before = {p: browser._find(p).button for p in browser.visible_paths()}
+    before = {p: browser.node_widget(*p) for p in browser.visible_paths()}
     owner_of(reg, "acme", "crm").define("Invoice", {"n": "integer"})
     assert browser.refresh_count == 1
     assert "▸ Invoice   2 properties · 0 records" in browser.visible_rows()
     assert browser.visible_rows()[0] == "▾ acme   5 models · 2 owners"
-    after = {p: browser._find(p).button for p in browser.visible_paths()}
+    after = {p: browser.node_widget(*p) for p in browser.visible_paths()}
     # every node that existed keeps its widget: nothing was rebuilt
     assert all(after[p] is button for p, button in before.items())
     DataSource("memory", name="ops", tenant="initech", registry=reg).define("Ticket", {})
@@ -326,7 +361,7 @@ def test_delete_disconnect_redefine(browser: TenantBrowser, reg: ModelRegistry) 
 def test_cleaned_tenant_disappears(browser: TenantBrowser, reg: ModelRegistry) -> None:
     browser.expand("acme", "crm")
     browser.select("acme", "crm")
-    buttons = [browser._find(p).button for p in browser.visible_paths()[:4]]
+    buttons = [browser.node_widget(*p) for p in browser.visible_paths()[:4]]
     reg.cleanup_tenant("acme")
     assert names(browser) == ["globex"]
     assert browser.selected is None and browser.details_frame is None
@@ -396,7 +431,7 @@ def test_cleanup_needs_confirmation(browser: TenantBrowser, reg: ModelRegistry) 
     browser.select("acme")
     browser.cleanup_button.click()
     assert browser.pending_cleanup == "acme"
-    assert browser._confirm_box.layout.display == "flex"
+    assert browser.cleanup.confirm_box.layout.display == "flex"
     assert "Remove all <b>4</b> models of tenant <code>acme</code>" in browser.confirm_label.value
     assert reg.tenant_registry("acme") is not None  # nothing removed yet
     browser.cancel_button.click()
@@ -405,7 +440,8 @@ def test_cleanup_needs_confirmation(browser: TenantBrowser, reg: ModelRegistry) 
     browser.confirm_button.click()
     assert reg.tenant_registry("acme") is None
     assert names(browser) == ["globex"]
-    assert browser.pending_cleanup is None and browser._confirm_box.layout.display == "none"
+    assert browser.pending_cleanup is None
+    assert browser.cleanup.confirm_box.layout.display == "none"
 
 
 def test_cleanup_api_errors(browser: TenantBrowser, reg: ModelRegistry) -> None:
@@ -443,26 +479,82 @@ def test_close_leaves_no_widget_behind(reg: ModelRegistry) -> None:
     assert b._repr_mimebundle_() == {"text/plain": "<TenantBrowser: closed>"}
 
 
-def test_clearing_the_registry_closes_the_browser(reg: ModelRegistry) -> None:
+def test_on_clear_close_closes_the_browser_with_the_registry(reg: ModelRegistry) -> None:
     before = len(_instances)
-    b = TenantBrowser(reg)
+    b = TenantBrowser(reg, on_clear="close")
     b.expand("acme", "crm")
     reg.clear()
     assert b.closed and len(_instances) == before
     assert not b._subscription.active
 
 
-def test_on_clear_reset_keeps_an_empty_live_tree(reg: ModelRegistry) -> None:
-    with TenantBrowser(reg, on_clear="reset") as b:
+def test_clearing_the_registry_resets_the_browser_by_default(reg: ModelRegistry) -> None:
+    with TenantBrowser(reg) as b:
+        assert b.on_clear == "reset"
         b.expand("acme", "crm")
         b.select("acme")
+        buttons = [b.node_widget(*p) for p in b.visible_paths()]
         reg.clear()
-        assert not b.closed
+        assert not b.closed and b._subscription.active
         assert b.visible_rows() == ["<i>(no models registered)</i>"]
-        assert b.details_frame is None
+        assert b.details_frame is None and b.selected is None
+        assert all(x is not None and x.comm is None for x in buttons)  # node widgets closed
+        assert b.node_count() == 0 and b.comm is not None  # the browser itself stays open
         assert "<b>0</b> models" in b.header.value
         DataSource("memory", name="crm", tenant="acme", registry=reg).define("User", {})
         assert b.visible_rows() == ["▸ acme   1 model · 1 owner"]
+
+
+# --- a widget among widgets --------------------------------------------------------
+
+
+def test_composes_into_hbox_vbox_and_tab(reg: ModelRegistry) -> None:
+    before = len(_instances)
+    b = TenantBrowser(registry=reg)
+    out = ipywidgets.Output()
+    row = ipywidgets.HBox([b, out])
+    assert row.children == (b, out)
+    tabs = ipywidgets.Tab(children=[ipywidgets.VBox([b])])
+    assert isinstance(b, ipywidgets.VBox) and tabs.children[0].children == (b,)
+    # the browser stays live inside the layout
+    owner_of(reg, "acme", "crm").define("Invoice", {})
+    assert b.visible_rows()[0] == "▸ acme   5 models · 2 owners"
+    state = row.get_state()
+    assert state["children"][0] == f"IPY_MODEL_{b.model_id}"
+    b.close()
+    for widget in (tabs.children[0], tabs, row, out):
+        widget.layout.close()
+        widget.close()
+    assert len(_instances) == before
+
+
+def test_selection_is_an_observable_trait(browser: TenantBrowser) -> None:
+    seen: list[object] = []
+    browser.observe(lambda change: seen.append(change["new"]), names="selected")
+    browser.node_widget("acme").click()
+    browser.select("acme", "crm", "User")
+    browser.unselect()
+    assert seen == [("acme",), ("acme", "crm", "User"), None]
+    with pytest.raises(traitlets.TraitError):
+        browser.selected = ("globex",)  # read-only: select() sets it
+
+
+def test_page_size_and_max_rows_are_traits(reg: ModelRegistry) -> None:
+    big = DataSource("memory", name="big", tenant="acme", registry=reg)
+    for i in range(12):
+        big.define(f"M{i:02d}", {"i": "integer"})
+    with TenantBrowser(reg) as b:
+        b.expand("acme", "big")
+        assert "M11" in names(b)
+        b.page_size = 5
+        assert "M04" in names(b) and "M05" not in names(b)
+        b.max_rows = 3
+        assert len(b.tree.children) == 4 and "refine the search" in b.visible_rows()[-1]
+        with pytest.raises(ValueError, match="max_rows must be a positive int, got -1"):
+            b.max_rows = -1
+        with pytest.raises(ValueError, match="on_clear must be 'close' or 'reset'"):
+            b.on_clear = "ignore"
+        assert b.max_rows == 3 and b.on_clear == "reset"
 
 
 # --- display and arguments ----------------------------------------------------------
@@ -513,7 +605,7 @@ def test_large_owner_is_paged(reg: ModelRegistry) -> None:
     with TenantBrowser(reg, page_size=10) as b:
         b.expand("acme", "big")
         assert names(b).count("M00") == 1 and "M10" not in names(b)
-        more = b._find(("acme", "big")).more
+        more = b._views[b.tree_model.find("acme", "big")].more
         assert more is not None and more.description == "… 15 more (show 10)"
         more.click()
         assert "M19" in names(b) and "M20" not in names(b)

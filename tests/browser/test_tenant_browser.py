@@ -47,8 +47,37 @@ def test_tenant_browser_expand_search_and_details(
     expect(details).to_contain_text("Tenant acme")
     expect(app.locator(".nbr-cleanup")).to_be_visible()
 
+    # Clean up asks first; the question and both buttons show in full (issue 14 item 4),
+    # also as narrow as JupyterLab's output area (~970 px; there they were cut).
+    page.set_viewport_size({"width": 1000, "height": 900})
+    app.locator(".nbr-cleanup").click()
+    confirm = app.locator(".nbr-cleanup-confirm")
+    cancel = app.locator(".nbr-cleanup-cancel")
+    expect(confirm).to_be_visible()
+    expect(app.locator(".nbr-confirm-text")).to_contain_text("Remove all")
+    for button in (confirm, cancel):
+        fits = button.evaluate("(e) => e.scrollWidth <= e.clientWidth + 1")
+        assert fits, f"{button.inner_text()!r} is cut: {button.bounding_box()}"
+    assert confirm.inner_text().strip() == "Yes, remove"
+    assert cancel.inner_text().strip() == "Cancel"
+    question = app.locator(".nbr-confirm-text").bounding_box()
+    assert question is not None and question["height"] < 80, question  # not one word a line
+    cancel.click()
+    expect(confirm).to_be_hidden()
+
     # Expand the owner: the model names become visible.
     owner.filter(has_text="crm").click()
+    # The owner pane names owner and type once and keeps every column in view.
+    expect(details).to_contain_text("DataSource crm")
+    table = details.locator("table.nbr-frame")
+    for column in ("fingerprint", "registered_at", "records"):
+        expect(table.locator("th", has_text=column)).to_be_visible()
+    expect(table.locator("th", has_text="owner_type")).to_have_count(0)
+    pane = app.locator(".nbr-details").bounding_box()
+    box = table.bounding_box()
+    assert pane is not None and box is not None
+    assert box["x"] + box["width"] <= pane["x"] + pane["width"] + 1, (box, pane)
+    page.set_viewport_size({"width": 1280, "height": 900})  # the README screenshot's size
     model = tree.locator(".nbr-node-model")
     user = model.filter(has_text="User")
     expect(user).to_be_visible()
