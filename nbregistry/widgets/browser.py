@@ -850,7 +850,7 @@ class TenantBrowser:
         return html, frame
 
     def _owner_details(self, node: _Node) -> tuple[str, pd.DataFrame]:
-        from ..render.frames import models_frame
+        from ..core.tables import models_frame
 
         if node.kind == "owner":
             owner = node.obj
@@ -873,7 +873,7 @@ class TenantBrowser:
         return html, frame
 
     def _model_details(self, cls: type[Model]) -> tuple[str, pd.DataFrame]:
-        from ..render.frames import properties_frame
+        from ..core.tables import properties_frame
 
         frame = properties_frame(cls)
         owner = owner_of(cls)
