@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["format_connector_table", "run_connector_bench"]
+__all__ = ["run_connector_bench"]
 
 _SCALES = {"full": 100_000, "ci": 10_000, "quick": 2_000}
 _SPEC = {
@@ -170,23 +170,3 @@ def run_connector_bench(scale: str = "full") -> list[dict[str, Any]]:
     out[-1]["note"] += f"; {large:,} vs {small:,} rows: {id_ratio:.2f}x (O(1) = flat)"
     reg.clear()
     return out
-
-
-def format_connector_table(rows: list[dict[str, Any]]) -> str:
-    """Return the benchmark rows as an aligned text table."""
-    header = ("case", "rows", "seconds", "rows/s", "note")
-    lines = [
-        (
-            r["case"],
-            f"{r['rows']:,}",
-            f"{r['seconds']:.6f}",
-            f"{r['rows_per_s']:,.0f}",
-            r.get("note", ""),
-        )
-        for r in rows
-    ]
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    fmt = "  ".join(f"{{:{'<' if i in (0, 4) else '>'}{w}}}" for i, w in enumerate(widths))
-    out = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-    out.extend(fmt.format(*line) for line in lines)
-    return "\n".join(line.rstrip() for line in out)
