@@ -6,7 +6,7 @@ import datetime as _dt
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["PYTHON_TYPES", "TYPE_NAMES", "check_scalar"]
+__all__ = ["PYTHON_TYPES", "TYPE_NAMES", "check_scalar", "parse_date"]
 
 #: Canonical type names, in the order error messages list them.
 TYPE_NAMES: tuple[str, ...] = (
@@ -59,17 +59,28 @@ def _check_boolean(v: Any) -> tuple[bool, Any]:
     return isinstance(v, bool), v
 
 
-def _check_date(v: Any) -> tuple[bool, Any]:
+def parse_date(v: Any) -> _dt.datetime | None:
+    """Return ``v`` as the stored form of a ``"date"`` value, or None if it is not a date.
+
+    A ``datetime`` is returned as is, a ``date`` as midnight of that day, an ISO-8601
+    ``str`` parsed (a trailing ``Z`` means UTC). The one date parser of the package: value
+    checks, filter values and the persistence codec all use it.
+    """
     if isinstance(v, _dt.datetime):
-        return True, v
+        return v
     if isinstance(v, _dt.date):
-        return True, _dt.datetime(v.year, v.month, v.day)
+        return _dt.datetime(v.year, v.month, v.day)
     if isinstance(v, str):
         try:
-            return True, _dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+            return _dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
         except ValueError:
-            return False, v
-    return False, v
+            return None
+    return None
+
+
+def _check_date(v: Any) -> tuple[bool, Any]:
+    d = parse_date(v)
+    return (False, v) if d is None else (True, d)
 
 
 def _check_object(v: Any) -> tuple[bool, Any]:

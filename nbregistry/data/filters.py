@@ -18,12 +18,12 @@ Every malformed filter raises :class:`~nbregistry.errors.FilterError` naming its
 
 from __future__ import annotations
 
-import datetime as _dt
 import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import FilterError
+from ..core.typenames import parse_date
 
 if TYPE_CHECKING:
     from ..core.model import Model, PropertyDefinition
@@ -152,15 +152,9 @@ def _coerce_value(prop: PropertyDefinition | None, value: Any, path: str) -> Any
         raise FilterError(f"{path}: a regular expression only matches string properties")
     t = prop.type
     if t == "date":
-        if isinstance(value, _dt.datetime):
-            return value
-        if isinstance(value, _dt.date):
-            return _dt.datetime(value.year, value.month, value.day)
-        if isinstance(value, str):
-            try:
-                return _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                pass
+        parsed = parse_date(value)
+        if parsed is not None:
+            return parsed
         raise FilterError(
             f"{path}: {value!r} cannot be compared with date property; "
             "use a datetime, a date or an ISO-8601 str"

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import PersistenceError
+from ..core.typenames import parse_date
 
 if TYPE_CHECKING:
     import sqlite3
@@ -422,7 +423,10 @@ def _decode(v: Any) -> Any:
         if len(v) == 1:
             tag, x = next(iter(v.items()))
             if tag == "$date":
-                return _dt.datetime.fromisoformat(x)
+                parsed = parse_date(x) if isinstance(x, str) else None
+                if parsed is None:
+                    raise ValueError(f"bad $date value {x!r:.40}")
+                return parsed
             if tag == "$day":
                 return _dt.date.fromisoformat(x)
             if tag == "$bytes":
