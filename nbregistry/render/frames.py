@@ -105,9 +105,11 @@ def columns_frame(
             try:
                 built[name] = pd.arrays.IntegerArray(np.array(col, dtype=np.int64), mask)
             except (OverflowError, TypeError, ValueError):
-                built[name] = pd.Series(
-                    [None if m else v for v, m in zip(col, mask, strict=True)], dtype=object
-                )
+                # beyond 64 bits: Python ints in an object column (a plain array, not a
+                # Series, which would be aligned to the index and turn into NaN)
+                arr = np.empty(n, dtype=object)
+                arr[:] = [None if m else v for v, m in zip(col, mask, strict=True)]
+                built[name] = arr
         elif dtype == "float64":
             built[name] = np.array(col, dtype=np.float64)
         elif dtype == "bool":

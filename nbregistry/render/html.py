@@ -92,8 +92,8 @@ def titled_html(
     """
     parts = [f"<b>{escape(kind)}</b>"]
     for label, value in facts:
-        code = f"<code>{escape(str(value))}</code>"
-        parts.append(f" {escape(label)}={code}" if label else f" {code}")
+        shown = f"<code>{escape(str(value))}</code>"
+        parts.append(f" {escape(label)}={shown}" if label else f" {shown}")
     if counters:
         items = " · ".join(f"{escape(k)}: <b>{escape(str(v))}</b>" for k, v in counters.items())
         parts.append(f"<br>{items}")
