@@ -112,8 +112,12 @@ MEMORY_ROWS = [
 ]
 
 
+# pandas display options showing a frame on one line per row, whatever another test set.
+WIDE = ("display.width", 10_000, "display.max_columns", None, "display.expand_frame_repr", False)
+
+
 def _widest(df: pd.DataFrame) -> int:
-    with pd.option_context("display.width", None, "display.max_columns", None):
+    with pd.option_context(*WIDE):
         return max(len(line) for line in repr(df).splitlines())
 
 

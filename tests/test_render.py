@@ -20,6 +20,10 @@ from nbregistry.core import tables
 from nbregistry.core.typenames import parse_date
 from nbregistry.render import frames, html
 
+# pandas display options showing a frame on one line per row, whatever another test set.
+WIDE = ("display.width", 10_000, "display.max_columns", None, "display.expand_frame_repr", False)
+
+
 # --- render.frames -------------------------------------------------------------------------
 
 
@@ -203,7 +207,7 @@ def test_magic_model_tables_fit_a_notebook_page(reg: ModelRegistry, crm: DataSou
     df = _models_frame(reg.all_models())
     assert list(df.columns) == list(tables.MODEL_COLUMNS)  # DESIGN §11, complete data
     assert df["fingerprint"].str.len().min() == 32
-    with pd.option_context("display.width", None, "display.max_columns", None):
+    with pd.option_context(*WIDE):
         widest = max(len(line) for line in repr(df).splitlines())
         full = max(len(line) for line in repr(pd.DataFrame(df)).splitlines())
     # Before: full 32-digit fingerprints and nanosecond timestamps, 131 characters wide.
