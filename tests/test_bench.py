@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from nbregistry import bench, registry
@@ -83,6 +84,78 @@ def test_bench_memory_runs_children_and_summarises() -> None:
     assert metrics[("seed", "reuse hit rate (after)")]["value"] >= 0.95
 
 
+def _memory_row(scenario: str, design: str, traced: int, hit_rate: float | None) -> dict:
+    """Return a ``bench_memory`` row with the given figures (the rest plausible)."""
+    return {
+        "scenario": scenario,
+        "design": design,
+        "tenants": 20,
+        "datasources": 2,
+        "models_per_ds": 25,
+        "embedded": "3 of 5",
+        "named_models": 1_000,
+        "classes": 4_600 if design == "before" else 1_120,
+        "anonymous": 3_600 if design == "before" else 120,
+        "traced_bytes": traced,
+        "bytes_per_model": traced // 1_000,
+        "structure_bytes": 300_000 if design == "before" else 100_000,
+        "rss_mib": 20.5 if design == "before" else 5.25,
+        "hit_rate": hit_rate,
+    }
+
+
+MEMORY_ROWS = [
+    _memory_row("seed", "before", 15_000_000, None),
+    _memory_row("seed", "after", 3_800_000, 0.9603),
+    _memory_row("no embedded models", "before", 3_000_000, None),
+    _memory_row("no embedded models", "after", 3_000_000, 0.0),
+]
+
+
+# pandas display options showing a frame on one line per row, whatever another test set.
+WIDE = ("display.width", 10_000, "display.max_columns", None, "display.expand_frame_repr", False)
+
+
+def _widest(df: pd.DataFrame) -> int:
+    with pd.option_context(*WIDE):
+        return max(len(line) for line in repr(df).splitlines())
+
+
+def test_memory_table_shows_what_matters_first_with_units_in_the_names() -> None:
+    df = bench.memory_table(MEMORY_ROWS)
+    assert list(df.columns[:4]) == ["scenario", "design", "traced_MiB", "classes"]
+    assert {"structure_KiB", "rss_MiB", "B_per_model", "hit_rate"} <= set(df.columns)
+    assert df.loc[0, "traced_MiB"] == round(15_000_000 / 2**20, 2)
+    assert df["hit_rate"].dtype == "float64" and not df.isna().any().any()
+    assert df.loc[0, "hit_rate"] == 0.0  # the before design never reuses
+    # The issue's table (15 columns + traced_MiB last) was 1,438 px in a 968 px output.
+    assert len(df.columns) <= 9 and _widest(df) <= 110, repr(df)
+
+
+def test_summary_tables_have_numbers_units_and_a_boolean_holds() -> None:
+    compare = [
+        {"op": "models_for_owner", "kind": "owner", "N": 10_000, "speedup": 9_000.0},
+        {"op": "find_model_by_structure (hit)", "kind": "structure", "N": 10_000,
+         "speedup": 140.0},
+        {"op": "find_model_by_name", "kind": "name", "N": 10_000, "speedup": 0.8},
+        {"op": "ds.models.User", "kind": "view", "N": 10_000, "speedup": 0.9},
+    ]  # fmt: skip
+    flat = [{"op": "ds.models.User", "N_small": 10, "N": 10_000, "ratio": 1.02}]
+    for rows in (bench.memory_summary(MEMORY_ROWS), bench.compare_summary(compare, flat)):
+        df = bench.summary_table(rows)
+        assert df["value"].dtype == "float64" and df["holds"].dtype == "boolean"
+        assert df["unit"].isin(["ratio", "%", "fraction", "x"]).all()
+        assert df["metric"].str.len().max() <= 50  # pandas cuts cells beyond 50 characters
+        assert _widest(df) <= 120, repr(df)
+        checked = df["check"] != ""
+        assert df.loc[checked, "holds"].notna().all() and df.loc[~checked, "holds"].isna().all()
+    memory = bench.summary_table(bench.memory_summary(MEMORY_ROWS))
+    memory = memory.set_index(["scenario", "metric"])
+    reduction = memory.loc[("seed", "reduction (tracemalloc)")]
+    assert (reduction["value"], reduction["unit"]) == (74.7, "%")
+    assert bool(memory.loc[("seed", "memory after/before (tracemalloc)"), "holds"]) is True
+
+
 def test_run_in_child_reports_the_child_error() -> None:
     with pytest.raises(RuntimeError, match="mode must be"):
         bench.run_in_child("memory_child", "after", TINY, "bogus")
@@ -129,6 +202,11 @@ def test_bench_cleanup_rows() -> None:
     assert after["alive_after_gc"] == 0 and after["owner_stores_empty"]
     assert leak["alive_after_gc"] == leak["classes"] and not leak["owner_stores_empty"]
     assert full["alive_after_gc"] == 0 and full["registry_empty"]
+    table = bench.cleanup_table(rows)
+    assert list(table.columns[:4]) == ["design", "calls", "ms", "alive_after_gc"]
+    assert table["stores_empty"].tolist() == [True, False, True]
+    assert table["procedure"].str.len().max() <= 50  # pandas cuts cells beyond 50 characters
+    assert _widest(table) <= 110, repr(table)
 
 
 def test_cli_cleanup_json() -> None:

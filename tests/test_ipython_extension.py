@@ -6,9 +6,11 @@ Kernel-free ``InteractiveShell`` (history disabled); one test drives a real kern
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -512,3 +514,12 @@ def test_tenant_cell_with_await_in_a_real_kernel() -> None:
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+@pytest.mark.parametrize("name", ["01-quickstart", "02-tenant-browser"])
+def test_notebooks_that_show_model_classes_load_the_extension(name: str) -> None:
+    # A model class displays richly only where the extension is loaded (README decision).
+    path = Path(__file__).parent.parent / "notebooks" / f"{name}.ipynb"
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    first = "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
+    assert first.splitlines()[0] == "%load_ext nbregistry"

@@ -20,7 +20,6 @@ from traitlets import TraitError
 from nbregistry import DataSource, ModelBuilder, ModelRegistry
 from nbregistry.ipython import RegistryMagics, load_ipython_extension, unload_ipython_extension
 from nbregistry.ipython.magics import SUBCOMMANDS, UsageTable
-from nbregistry.render import html as display
 
 ADDRESS = {"street": "string", "city": "string"}
 
@@ -429,18 +428,27 @@ def test_subcommand_help_prints_argparse_help(
 # --- %config ---
 
 
+def html_of(shell: InteractiveShell, obj: Any) -> str:
+    """Return the HTML the shell displays for ``obj`` (what a notebook shows)."""
+    return shell.display_formatter.format(obj)[0]["text/html"]
+
+
 def test_config_max_rows_truncates_rich_displays(ip: InteractiveShell, reg: ModelRegistry) -> None:
     ds = DataSource("memory", name="big", tenant="acme", registry=reg)
     for i in range(8):
         ds.define(f"M{i}", {"x": "integer"})
     ip.run_line_magic("config", "RegistryMagics.max_rows = 5")
-    assert magics(ip).max_rows == 5 and display.MAX_ROWS == 5
-    html = ds.models._repr_html_()
+    assert magics(ip).max_rows == 5
+    html = html_of(ip, ds.models)
     assert "3 more rows not shown" in html and "M4" in html and "M5" not in html
-    assert "3 more rows not shown" in reg.tenant_registry("acme")._repr_html_()
-    assert "M4" in ip.display_formatter.format(ds.models)[0]["text/html"]
+    assert "3 more rows not shown" in html_of(ip, reg.tenant_registry("acme"))
+    ip.run_line_magic("config", "RegistryMagics.max_rows = 7")
+    assert "1 more row not shown" in html_of(ip, ds.models)  # singular
     ip.run_line_magic("config", "RegistryMagics.max_rows = 50")
-    assert "more rows not shown" not in ds.models._repr_html_()
+    assert "more rows not shown" not in html_of(ip, ds.models)
+    # Called directly (no shell), a display shows the default 30 rows: no module global.
+    ip.run_line_magic("config", "RegistryMagics.max_rows = 2")
+    assert "more row" not in ds.models._repr_html_()
 
 
 def test_config_rejects_a_bad_max_rows(ip: InteractiveShell) -> None:
@@ -466,15 +474,22 @@ def test_config_all_tenants_changes_the_default_scope(
         ip.run_line_magic("config", "RegistryMagics.all_tenants = False")
 
 
-def test_config_from_the_shell_config_applies_at_load(shell: InteractiveShell) -> None:
+def test_config_from_the_shell_config_applies_at_load(
+    shell: InteractiveShell, reg: ModelRegistry
+) -> None:
+    ds = DataSource("memory", name="big", tenant="acme", registry=reg)
     shell.config.RegistryMagics.max_rows = 7
     try:
         load_ipython_extension(shell)
-        assert magics(shell).max_rows == 7 and display.MAX_ROWS == 7
+        assert magics(shell).max_rows == 7
+        for i in range(9):
+            ds.define(f"M{i}", {"x": "integer"})
+        assert "2 more rows not shown" in html_of(shell, ds.models)
     finally:
         unload_ipython_extension(shell)
         del shell.config.RegistryMagics["max_rows"]
-    assert display.MAX_ROWS == 30
+    html = html_of(shell, ds.models)  # the extension's printers are gone: 30 rows again
+    assert "M8" in html and "more rows not shown" not in html
 
 
 # --- one-line errors ---

@@ -32,16 +32,19 @@ __all__ = [
     "bench_lookups",
     "bench_memory",
     "build_seed",
+    "cleanup_table",
     "compare_summary",
     "format_table",
     "lookup_env",
     "measure_ns",
     "memory_child",
     "memory_summary",
+    "memory_table",
     "run_in_child",
     "scale_from_env",
     "seed_properties",
     "structure_bytes",
+    "summary_table",
 ]
 
 #: Sizes per scale. ``ci`` keeps the whole bench quick; ``full`` is the issue's table.
@@ -705,6 +708,27 @@ def _ratio(a: float, b: float) -> float | None:
     return round(a / b, 3) if b else None
 
 
+def _claim(
+    scenario: str | None,
+    metric: str,
+    value: float | None,
+    unit: str,
+    *,
+    seed_claim: str = "",
+    check: str = "",
+    holds: bool | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Return one summary row: ``value`` always a number (or None) in ``unit``.
+
+    ``holds`` is True/False when ``check`` is a target, None when the row is context.
+    """
+    row: dict[str, Any] = {} if scenario is None else {"scenario": scenario}
+    row.update(metric=metric, value=value, unit=unit, **extra)
+    row.update(holds=holds, check=check, seed_claim=seed_claim)
+    return row
+
+
 def memory_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Return the after/before ratios of ``bench_memory`` rows next to the seed's claims."""
     out: list[dict[str, Any]] = []
@@ -714,68 +738,121 @@ def memory_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if before is None or after is None:
             continue
         mem = _ratio(after["traced_bytes"], before["traced_bytes"])
+        seed = label == "seed"
         out.append(
-            {
-                "scenario": label,
-                "metric": "memory after/before (tracemalloc)",
-                "value": mem,
-                "seed_claim": "0.53 (47 % less) / 0.34 (66 % less)",
-                "check": "≤ 0.5" if label == "seed" else "",
-                "holds": None if mem is None or label != "seed" else mem <= 0.5,
-            }
+            _claim(
+                label,
+                "memory after/before (tracemalloc)",
+                mem,
+                "ratio",
+                seed_claim="0.53 / 0.34",
+                check="≤ 0.5" if seed else "",
+                holds=None if mem is None or not seed else mem <= 0.5,
+            )
         )
         out.append(
-            {
-                "scenario": label,
-                "metric": "reduction (tracemalloc)",
-                "value": None if mem is None else f"{(1 - mem) * 100:.0f} %",
-                "seed_claim": "47 % / 66 %",
-                "check": "",
-                "holds": None,
-            }
+            _claim(
+                label,
+                "reduction (tracemalloc)",
+                None if mem is None else round((1 - mem) * 100, 1),
+                "%",
+                seed_claim="47 % / 66 %",
+            )
         )
         out.append(
-            {
-                "scenario": label,
-                "metric": "classes after/before",
-                "value": _ratio(after["classes"], before["classes"]),
-                "seed_claim": "",
-                "check": "",
-                "holds": None,
-            }
+            _claim(
+                label,
+                "classes after/before",
+                _ratio(after["classes"], before["classes"]),
+                "ratio",
+            )
         )
         out.append(
-            {
-                "scenario": label,
-                "metric": "registry-structure bytes after/before",
-                "value": _ratio(after["structure_bytes"], before["structure_bytes"]),
-                "seed_claim": "three stores → one",
-                "check": "",
-                "holds": None,
-            }
+            _claim(
+                label,
+                "registry-structure bytes after/before",
+                _ratio(after["structure_bytes"], before["structure_bytes"]),
+                "ratio",
+                seed_claim="three stores → one",
+            )
         )
         out.append(
-            {
-                "scenario": label,
-                "metric": "RSS growth after/before (context)",
-                "value": _ratio(after["rss_mib"], before["rss_mib"]),
-                "seed_claim": "",
-                "check": "",
-                "holds": None,
-            }
+            _claim(
+                label,
+                "RSS growth after/before (context)",
+                _ratio(after["rss_mib"], before["rss_mib"]),
+                "ratio",
+            )
         )
-        if label == "seed" and after.get("hit_rate") is not None:
+        if seed and after.get("hit_rate") is not None:
             out.append(
-                {
-                    "scenario": label,
-                    "metric": "reuse hit rate (after)",
-                    "value": after["hit_rate"],
-                    "seed_claim": "> 0.95",
-                    "check": "≥ 0.95",
-                    "holds": after["hit_rate"] >= 0.95,
-                }
+                _claim(
+                    label,
+                    "reuse hit rate (after)",
+                    after["hit_rate"],
+                    "fraction",
+                    seed_claim="> 0.95",
+                    check="≥ 0.95",
+                    holds=after["hit_rate"] >= 0.95,
+                )
             )
     return out
+
+
+# (column, dtype, unit conversion) of the memory table shown to people: what matters
+# first, units in the names. Each source key of ``bench_memory`` rows → its shown column.
+_MEMORY_COLUMNS: tuple[tuple[str, str, str, float], ...] = (
+    ("scenario", "scenario", "str", 1),
+    ("design", "design", "str", 1),
+    ("traced_MiB", "traced_bytes", "float64", 2**20),
+    ("classes", "classes", "int64", 1),
+    ("anonymous", "anonymous", "int64", 1),
+    ("structure_KiB", "structure_bytes", "float64", 2**10),
+    ("rss_MiB", "rss_mib", "float64", 1),
+    ("B_per_model", "bytes_per_model", "int64", 1),
+    ("hit_rate", "hit_rate", "float64", 1),
+)
+
+
+def memory_table(rows: list[dict[str, Any]]) -> Any:
+    """Return the ``bench_memory`` rows as a narrow DataFrame for people (units in names).
+
+    The scenario parameters (tenants, DataSources, models, embedded, named models) are
+    left out: they are the same in every row and printed with the scale. The before
+    design never reuses, so its hit rate is 0.0.
+    """
+    from ..render.frames import frame
+
+    table = []
+    for r in rows:
+        shown = []
+        for column, key, _, per_unit in _MEMORY_COLUMNS:
+            value = r.get(key)
+            if column == "hit_rate" and value is None and r["design"] == "before":
+                value = 0.0
+            elif per_unit != 1 and value is not None:
+                value = round(value / per_unit, 2)
+            shown.append(value)
+        table.append(tuple(shown))
+    columns = [c for c, _, _, _ in _MEMORY_COLUMNS]
+    return frame(columns, table, dtypes={c: d for c, _, d, _ in _MEMORY_COLUMNS})
+
+
+def summary_table(rows: list[dict[str, Any]]) -> Any:
+    """Return summary rows (``memory_summary``/``compare_summary``) as a typed DataFrame.
+
+    ``value`` is a float in ``unit``; ``holds`` is a nullable boolean (``<NA>`` where the
+    row has no target to check).
+    """
+    from ..render.frames import frame
+
+    if not rows:
+        return frame(("metric", "value", "unit", "holds"), [])
+    columns = list(rows[0])
+    dtypes = {"value": "float64", "holds": "boolean"}
+    if "N" in columns:
+        dtypes["N"] = "int64"
+    return frame(columns, [tuple(r[c] for c in columns) for r in rows], dtypes=dtypes)
 
 
 # (label, kind, statement). One statement drives both designs: same public shape.
@@ -983,37 +1060,44 @@ def compare_summary(
         if w is None:
             continue
         out.append(
-            {
-                "metric": f"slowest {kind} lookup speedup at N={at:,} ({w[0]})",
-                "value": w[1],
-                "seed_claim": "10-100x (O(1) vs O(n))",
-                "check": f"≥ {check:g}" if check else "",
-                "holds": None if check is None else w[1] >= check,
-            }
+            _claim(
+                None,
+                f"slowest {kind} lookup speedup",
+                w[1],
+                "x",
+                op=w[0],
+                seed_claim="10-100x",
+                check=f"≥ {check:g}" if check else "",
+                holds=None if check is None else w[1] >= check,
+            )
         )
     attr = at_n.get("ds.models.User")
     if attr:
         value = round(1 / attr["speedup"], 2) if attr["speedup"] else None
         out.append(
-            {
-                "metric": f"view access after/before (ds.models.User, N={at:,})",
-                "value": value,
-                "seed_claim": "proxy 1.5x direct",
-                "check": "",
-                "holds": None,
-            }
+            _claim(
+                None,
+                "view access after/before",
+                value,
+                "ratio",
+                op="ds.models.User",
+                seed_claim="1.5x (proxy)",
+            )
         )
     flat_at = [f for f in flat if f["N"] == at]
     if flat_at:
         w = max(flat_at, key=lambda f: f["ratio"])
         out.append(
-            {
-                "metric": f"after: slowest ratio N={at:,} vs N={w['N_small']} ({w['op']})",
-                "value": w["ratio"],
-                "seed_claim": "O(1)",
-                "check": "≤ 1.3",
-                "holds": w["ratio"] <= 1.3,
-            }
+            _claim(
+                None,
+                f"after: slowest growth from N={w['N_small']:,}",
+                w["ratio"],
+                "ratio",
+                op=w["op"],
+                seed_claim="O(1)",
+                check="≤ 1.3",
+                holds=w["ratio"] <= 1.3,
+            )
         )
     return out
 
@@ -1078,7 +1162,7 @@ def bench_cleanup(scale: str = "full", *, progress: Progress = None) -> list[dic
     cases = [
         ("after", "one call", "registry.cleanup_tenant(code)"),
         ("before", "one call", "registry.cleanup_tenant(code) only"),
-        ("before", "all stores", "cleanup_data_source(ds) per DataSource + cleanup_tenant"),
+        ("before", "all stores", "per-DataSource cleanup + cleanup_tenant"),
     ]
     rows: list[dict[str, Any]] = []
     for design, procedure, label in cases:
@@ -1102,3 +1186,28 @@ def bench_cleanup(scale: str = "full", *, progress: Progress = None) -> list[dic
             }
         )
     return rows
+
+
+# (shown column, source key of ``bench_cleanup`` rows, dtype): what matters first, the
+# procedure text last; ``named_models`` and ``registry_empty`` are left out (the same in
+# every row: every procedure empties the registry).
+_CLEANUP_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("design", "design", "str"),
+    ("calls", "calls", "int64"),
+    ("ms", "ms", "float64"),
+    ("alive_after_gc", "alive_after_gc", "int64"),
+    ("classes", "classes", "int64"),
+    ("stores_empty", "owner_stores_empty", "bool"),
+    ("procedure", "procedure", "str"),
+)
+
+
+def cleanup_table(rows: list[dict[str, Any]]) -> Any:
+    """Return the ``bench_cleanup`` rows as a narrow DataFrame for people."""
+    from ..render.frames import frame
+
+    return frame(
+        [c for c, _, _ in _CLEANUP_COLUMNS],
+        [tuple(r[key] for _, key, _ in _CLEANUP_COLUMNS) for r in rows],
+        dtypes={c: d for c, _, d in _CLEANUP_COLUMNS},
+    )

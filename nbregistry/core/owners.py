@@ -124,9 +124,9 @@ class Owner:
         )
 
     def _repr_html_(self) -> str:
-        from ..render.html import owner_html
+        from .tables import owner_table
 
-        return owner_html(self)
+        return owner_table(self).html()
 
 
 class App(Owner):

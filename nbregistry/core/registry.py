@@ -131,9 +131,9 @@ class TenantStats:
 
     def to_frame(self) -> pd.DataFrame:
         """Return a one-row DataFrame."""
-        from ..render.frames import tenant_stats_frame
+        from .tables import tenant_stats_table
 
-        return tenant_stats_frame([self])
+        return tenant_stats_table([self]).frame()
 
     def _repr_html_(self) -> str:
         return self.to_frame()._repr_html_()
@@ -158,14 +158,14 @@ class RegistryStats:
 
     def to_frame(self) -> pd.DataFrame:
         """Return one row per tenant plus a total row."""
-        from ..render.frames import stats_frame
+        from .tables import stats_frame
 
         return stats_frame(self)
 
     def _repr_html_(self) -> str:
-        from ..render.html import stats_html
+        from .tables import stats_table
 
-        return stats_html(self)
+        return stats_table(self).html()
 
 
 class Subscription:
@@ -298,13 +298,13 @@ class TenantRegistry:
         )
 
     def _repr_html_(self) -> str:
-        from ..render.html import tenant_html
+        from .tables import tenant_table
 
-        return tenant_html(self)
+        return tenant_table(self).html()
 
     def to_frame(self) -> pd.DataFrame:
         """Return one row per model of this tenant."""
-        from ..render.frames import models_frame
+        from .tables import models_frame
 
         return models_frame(self.models())
 
@@ -1121,7 +1121,7 @@ class ModelRegistry:
 
     def to_frame(self, *, tenant: str | None = None) -> pd.DataFrame:
         """Return one row per model (all tenants unless ``tenant=``); TenantError."""
-        from ..render.frames import models_frame
+        from .tables import models_frame
 
         return models_frame(self.all_models(tenant=tenant))
 
@@ -1150,9 +1150,9 @@ class ModelRegistry:
         return f"<ModelRegistry: {n} models in {len(self._tenants)} tenants>"
 
     def _repr_html_(self) -> str:
-        from ..render.html import registry_html
+        from .tables import registry_table
 
-        return registry_html(self)
+        return registry_table(self).html()
 
 
 # --- helpers -------------------------------------------------------------------------

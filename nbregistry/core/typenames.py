@@ -6,7 +6,7 @@ import datetime as _dt
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["PYTHON_TYPES", "TYPE_NAMES", "UTC", "check_scalar", "to_utc"]
+__all__ = ["PYTHON_TYPES", "TYPE_NAMES", "UTC", "check_scalar", "parse_date", "to_utc"]
 
 #: Canonical type names, in the order error messages list them.
 TYPE_NAMES: tuple[str, ...] = (
@@ -84,6 +84,11 @@ def to_utc(v: Any) -> _dt.datetime | None:
             return None
         return to_utc(parsed)
     return None
+
+
+#: The one date parser of the package: value checks, filter values and the persistence
+#: codec all use it, so every date is an aware UTC datetime.
+parse_date = to_utc
 
 
 def _check_date(v: Any) -> tuple[bool, Any]:

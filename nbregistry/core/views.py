@@ -196,9 +196,9 @@ class ModelsView(Mapping[str, "type[Model]"]):
         )
 
     def _repr_html_(self) -> str:
-        from ..render.html import view_html
+        from .tables import view_table
 
-        return view_html(self)
+        return view_table(self).html()
 
     def __dir__(self) -> list[str]:
         return sorted(set(self._index) | {"keys", "values", "items", "get", "owner"})

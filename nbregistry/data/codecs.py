@@ -13,6 +13,8 @@ import base64
 import datetime as _dt
 from typing import Any
 
+from ..core.typenames import parse_date
+
 __all__ = ["decode", "encode"]
 
 _TAGS = ("$date", "$day", "$bytes", "$dict")
@@ -57,7 +59,10 @@ def decode(v: Any) -> Any:
         if len(v) == 1:
             tag, x = next(iter(v.items()))
             if tag == "$date":
-                return _dt.datetime.fromisoformat(x)
+                parsed = parse_date(x) if isinstance(x, str) else None
+                if parsed is None:
+                    raise ValueError(f"bad $date value {x!r:.40}")
+                return parsed
             if tag == "$day":
                 return _dt.date.fromisoformat(x)
             if tag == "$bytes":

@@ -24,7 +24,6 @@ Every malformed filter raises :class:`~nbregistry.errors.FilterError` naming its
 
 from __future__ import annotations
 
-import datetime as _dt
 import heapq
 import re
 from collections.abc import Callable, Mapping
@@ -32,7 +31,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import FilterError
-from ..core.typenames import to_utc
+from ..core.typenames import parse_date
 
 if TYPE_CHECKING:
     from ..core.model import Model, PropertyDefinition
@@ -170,10 +169,9 @@ def _coerce_value(prop: PropertyDefinition | None, value: Any, path: str) -> Any
             return value
         raise FilterError(f"{path}: a regular expression only matches string properties")
     if t == "date":
-        if isinstance(value, (_dt.date, str)):
-            utc = to_utc(value)
-            if utc is not None:
-                return utc
+        parsed = parse_date(value)
+        if parsed is not None:
+            return parsed
         raise FilterError(
             f"{path}: {value!r} cannot be compared with date property; "
             "use a datetime, a date or an ISO-8601 str"

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.connector import Connector
 from ..core.errors import FilterError, ModelNotFoundError, PersistenceError, ValidationError
 from ..core.meta import is_registered
+from ..render.frames import columns_frame
 from .codecs import decode, encode
 from .filters import (
     compile_order,
@@ -1093,10 +1094,11 @@ def rows_frame(
     include: list[str] | None,
     exclude: frozenset[str],
 ) -> pd.DataFrame:
-    """Build the DataFrame of ``rows``: typed columns in property order, ids as the index."""
-    import numpy as np
-    import pandas as pd
+    """Build the DataFrame of ``rows``: typed columns in property order, ids as the index.
 
+    The dtype of each column follows its property type (the decision made here); the
+    DataFrame itself is built by ``render.frames.columns_frame``.
+    """
     props = t.cls.definition.properties
     id_name = t.id_name
     if include is not None:
@@ -1111,53 +1113,18 @@ def rows_frame(
                         if k not in props and k not in exclude:
                             seen[k] = None
             names.extend(seen)
-    columns: dict[str, Any] = {}
-    n = len(rows)
+    # column name → (render dtype, values in row order)
+    columns: dict[str, tuple[str, list[Any]]] = {}
     for name in names:
         prop = props.get(name)
         col = [r.get(name) for r in rows]
-        ptype = None if prop is None else prop.type
-        if ptype == "integer":
-            mask = np.fromiter((v is None for v in col), dtype=bool, count=n)
-            if mask.any():
-                col = [0 if v is None else v for v in col]
-            try:
-                values = np.array(col, dtype=np.int64)
-                columns[name] = pd.arrays.IntegerArray(values, mask)
-            except (OverflowError, TypeError, ValueError):
-                columns[name] = pd.Series(col, dtype=object)
-        elif ptype == "number":
-            columns[name] = np.array(col, dtype=np.float64)
-        elif ptype == "boolean":
-            if any(v is None for v in col):
-                columns[name] = pd.array(col, dtype="boolean")
-            else:
-                columns[name] = np.array(col, dtype=bool)
-        elif ptype == "date":
-            # Stored dates are aware UTC datetimes (DESIGN §12.3): datetime64[ns, UTC]; a
-            # date outside the nanosecond range (before 1677, after 2262) stays an object.
-            try:
-                columns[name] = pd.to_datetime(col, utc=True).as_unit("ns").array
-            except (ValueError, TypeError, OverflowError):
-                columns[name] = pd.Series(col, dtype=object)
-        elif ptype == "string":
-            columns[name] = col
-        else:
-            arr = np.empty(n, dtype=object)
-            if t.flat:
-                arr[:] = col
-            else:
-                for i, v in enumerate(col):
-                    arr[i] = _plain(v)
-            columns[name] = arr
-    index = pd.Index(keys, name=id_name)
-    if not keys:
-        index = pd.Index([], name=id_name, dtype="int64" if _int_ids(t) else object)
-    df = pd.DataFrame(columns, index=index, columns=names)
-    if not rows:
-        for name in names:
-            df[name] = df[name].astype(_empty_dtype(props.get(name)))
-    return df
+        dtype = _column_dtype(None if prop is None else prop.type, col)
+        if dtype == "object" and not t.flat:
+            col = [_plain(v) for v in col]
+        columns[name] = (dtype, col)
+    return columns_frame(
+        columns, keys, index_name=id_name, empty_index_dtype="int64" if _int_ids(t) else "object"
+    )
 
 
 def _int_ids(t: _Table) -> bool:
@@ -1166,12 +1133,12 @@ def _int_ids(t: _Table) -> bool:
     return t.cls.definition.properties[t.id_name].type in ("integer", "number", "any")
 
 
-def _empty_dtype(prop: Any) -> Any:
-    ptype = None if prop is None else prop.type
-    return {
-        "integer": "Int64",
-        "number": "float64",
-        "boolean": "bool",
-        "date": "datetime64[ns, UTC]",
-        "string": "str",
-    }.get(ptype, object)  # type: ignore[arg-type]
+# property type → the render dtype of its column (booleans: "boolean" when None occurs);
+# any other type (object, array, any, buffer, embedded models, extras) → "object".
+_COLUMN_DTYPES = {"integer": "Int64", "number": "float64", "date": "datetime", "string": "str"}
+
+
+def _column_dtype(ptype: Any, values: list[Any]) -> str:
+    if ptype == "boolean":
+        return "boolean" if any(v is None for v in values) else "bool"
+    return _COLUMN_DTYPES.get(ptype, "object") if isinstance(ptype, str) else "object"

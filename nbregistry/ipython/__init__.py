@@ -3,9 +3,11 @@
 Loading registers, on one shell: the :class:`RegistryMagics` (``%registry``,
 ``%%tenant``), rich display of model classes (HTML and text formatters for ``type``
 that render ``nbregistry.Model`` subclasses and hand every other class to the printer
-that was there before), tab completion, and the input transformer that lets
-``%%tenant`` cells use top-level ``await`` under a kernel. Unloading removes all of it.
-Loading twice is harmless and loading prints nothing.
+that was there before), HTML formatters for views, owners, tenants, registries and
+stats that show ``RegistryMagics.max_rows`` rows (read at display time, so ``%config``
+applies at once), tab completion, and the input transformer that lets ``%%tenant``
+cells use top-level ``await`` under a kernel. Unloading removes all of it. Loading twice
+is harmless and loading prints nothing.
 
 Why formatters for ``type``: IPython picks a printer by the *type* of the object, and
 the type of a model class is ``type`` (nbregistry uses no metaclass), so
@@ -15,10 +17,11 @@ the type of a model class is ``type`` (nbregistry uses no metaclass), so
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..render import html as _display
+from ..core import tables as _tables
 from .completion import make_matcher
 from .magics import RegistryMagics, tenant_cell_transformer
 
@@ -32,9 +35,11 @@ class _Loaded:
     magics: RegistryMagics
     matcher: Any
     transformer: Any
-    max_rows_before: int
     # format type ("text/html", "text/plain") → the printer for ``type`` found at load time.
     previous_printers: dict[str, Any] = field(default_factory=dict)
+    # registry object type → the HTML printer registered for exactly that type before
+    # loading (None: none), restored on unload.
+    previous_html: dict[type, Any] = field(default_factory=dict)
 
 
 _loaded: weakref.WeakKeyDictionary[Any, _Loaded] = weakref.WeakKeyDictionary()
@@ -51,12 +56,12 @@ def _is_model_class(obj: object) -> bool:
     )
 
 
-def _html_printer(previous: Any) -> Any:
+def _html_printer(previous: Any, magics: RegistryMagics) -> Any:
     from IPython.utils.dir2 import get_real_method
 
     def model_class_html(obj: Any) -> Any:
         if _is_model_class(obj):
-            return _display.model_html(obj)
+            return _tables.model_table(obj).html(max_rows=magics.max_rows)
         if previous is not None:
             return previous(obj)
         # What HTMLFormatter would have done without a printer for ``type``.
@@ -67,10 +72,10 @@ def _html_printer(previous: Any) -> Any:
     return model_class_html
 
 
-def _text_printer(previous: Any) -> Any:
+def _text_printer(previous: Any, magics: RegistryMagics) -> Any:
     def model_class_text(obj: Any, p: Any, cycle: bool) -> None:
         if _is_model_class(obj):
-            p.text(_display.model_text(obj))
+            p.text(_tables.model_text(obj))
         elif previous is not None:
             previous(obj, p, cycle)
         else:
@@ -78,6 +83,32 @@ def _text_printer(previous: Any) -> Any:
 
     model_class_text.nbregistry = True  # type: ignore[attr-defined]
     return model_class_text
+
+
+def _registry_printers(magics: RegistryMagics) -> dict[type, Callable[[Any], str]]:
+    """Return registry object type → HTML printer showing ``magics.max_rows`` rows."""
+    from ..core.owners import Owner
+    from ..core.registry import ModelRegistry, RegistryStats, TenantRegistry
+    from ..core.views import ModelsView
+
+    # type → the core.tables function giving its Table (subclasses of Owner match too:
+    # IPython looks printers up along the MRO).
+    table_of: dict[type, Callable[[Any], _tables.Table]] = {
+        ModelsView: _tables.view_table,
+        Owner: _tables.owner_table,
+        TenantRegistry: _tables.tenant_table,
+        ModelRegistry: _tables.registry_table,
+        RegistryStats: _tables.stats_table,
+    }
+
+    def make(table: Callable[[Any], _tables.Table]) -> Callable[[Any], str]:
+        def printer(obj: Any) -> str:
+            return table(obj).html(max_rows=magics.max_rows)
+
+        printer.nbregistry = True  # type: ignore[attr-defined]
+        return printer
+
+    return {t: make(table) for t, table in table_of.items()}
 
 
 def _printer_for_type(formatter: Any) -> Any:
@@ -94,20 +125,23 @@ def load_ipython_extension(ip: Any) -> None:
     """
     if ip in _loaded:
         return
-    max_rows_before = _display.MAX_ROWS
     magics = RegistryMagics(shell=ip)
     ip.register_magics(magics)
     matcher = make_matcher(magics)
     ip.Completer.custom_matchers.append(matcher)
     transformer = tenant_cell_transformer(ip)
     ip.input_transformers_post.append(transformer)
-    state = _Loaded(magics, matcher, transformer, max_rows_before)
+    state = _Loaded(magics, matcher, transformer)
     formatters = ip.display_formatter.formatters
     for mime, make in (("text/html", _html_printer), ("text/plain", _text_printer)):
         fmt = formatters[mime]
         previous = _printer_for_type(fmt)
         state.previous_printers[mime] = previous
-        fmt.for_type(type, make(previous))
+        fmt.for_type(type, make(previous, magics))
+    html = formatters["text/html"]
+    for typ, printer in _registry_printers(magics).items():
+        state.previous_html[typ] = html.type_printers.get(typ)
+        html.for_type(typ, printer)
     _loaded[ip] = state
 
 
@@ -136,4 +170,9 @@ def unload_ipython_extension(ip: Any) -> None:
             fmt.pop(type, None)
         else:
             fmt.for_type(type, previous)
-    _display.MAX_ROWS = state.max_rows_before
+    html = formatters["text/html"]
+    for typ, previous in state.previous_html.items():
+        if previous is None:
+            html.pop(typ, None)
+        else:
+            html.for_type(typ, previous)

@@ -18,21 +18,22 @@ import importlib
 import inspect
 import json
 from collections.abc import Callable, Iterator
-from html import escape
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import MagicArgumentParser
 from IPython.utils._process_common import arg_split
-from traitlets import Bool, Instance, Int, observe
+from traitlets import Bool, Instance, Int
 from traitlets.config import Configurable
 
+from ..core import tables as _tables
 from ..core.errors import RegistryError
 from ..core.meta import owner_of
 from ..core.registry import ModelRegistry
 from ..core.tenancy import GLOBAL_TENANT, tenant, validate_tenant
-from ..render import html as _display
+from ..render import frames as _frames
+from ..render.html import DEFAULT_MAX_ROWS, titled_html
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -184,81 +185,35 @@ class UsageTable:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        def body(rows: list[tuple[str, str]]) -> str:
-            return "".join(
-                f"<tr><td style='text-align:left;padding:2px 8px'><code>{escape(u)}</code></td>"
-                f"<td style='text-align:left;padding:2px 8px'>{escape(d)}</td></tr>"
-                for u, d in rows
-            )
-
-        return (
-            "<div><b><code>%registry SUBCOMMAND [options]</code></b> · "
-            "<code>%%tenant CODE</code> runs a cell in a tenant"
-            f"<table style='border-collapse:collapse;font-size:12px'>{body(self.rows)}"
-            "<tr><th colspan='2' style='text-align:left;padding:2px 8px'>options "
-            f"(set with <code>%config</code>)</th></tr>{body(self.options)}</table></div>"
+        subcommands = titled_html(
+            "%registry SUBCOMMAND [options]",
+            columns=("usage", "what it does"),
+            rows=self.rows,
+            code=("usage",),
+            max_rows=len(self.rows),
         )
-
-
-_FRAME_CLASS: Any = None
-
-
-def _frame_class() -> Any:
-    """Return (creating it once, pandas imported lazily) the DataFrame subclass with a header."""
-    global _FRAME_CLASS
-    if _FRAME_CLASS is None:
-        import pandas as pd
-
-        class RegistryFrame(pd.DataFrame):
-            """A DataFrame that shows ``attrs['header']`` (a dict) above its table."""
-
-            @property
-            def _constructor(self) -> Any:
-                # Derived frames (slices, copies) are plain DataFrames.
-                return pd.DataFrame
-
-            def _header_items(self) -> list[tuple[str, Any]]:
-                return list(self.attrs.get("header", {}).items())
-
-            def __repr__(self) -> str:
-                head = " · ".join(f"{k}: {v}" for k, v in self._header_items())
-                body = super().__repr__()
-                return f"{head}\n{body}" if head else body
-
-            def _repr_html_(self) -> str | None:
-                html = super()._repr_html_()
-                items = self._header_items()
-                if not items or html is None:
-                    return html
-                head = " · ".join(f"{escape(str(k))}: <b>{escape(str(v))}</b>" for k, v in items)
-                return f"<div style='font-size:12px;margin-bottom:4px'>{head}</div>{html}"
-
-        # Importable (and so picklable) as nbregistry.ipython.magics.RegistryFrame, via
-        # the module's __getattr__, without importing pandas when the module loads.
-        RegistryFrame.__module__ = __name__
-        RegistryFrame.__qualname__ = "RegistryFrame"
-        _FRAME_CLASS = RegistryFrame
-    return _FRAME_CLASS
+        options = titled_html(
+            "options (set with %config)",
+            columns=("option", "what it sets"),
+            rows=self.options,
+            code=("option",),
+            max_rows=max(1, len(self.options)),
+        )
+        return subcommands + options
 
 
 def __getattr__(name: str) -> Any:
+    # Frames pickled before the render layer held the class name it here.
     if name == "RegistryFrame":
-        return _frame_class()
+        return _frames.RegistryFrame
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _with_header(df: pd.DataFrame, header: dict[str, Any]) -> pd.DataFrame:
-    """Return ``df`` as a RegistryFrame showing ``header`` above the table."""
-    out = _frame_class()(df)
-    out.attrs = dict(df.attrs)
-    out.attrs["header"] = header
-    return out
-
-
-def _owner_label(owner: Any) -> str:
-    if owner is None:
-        return ""
-    return f"{type(owner).__name__} {owner.name!r}"
+def _models_frame(models: list[type[Model]]) -> pd.DataFrame:
+    """Return the ``to_frame()`` rows of ``models``, fingerprints shortened on screen only."""
+    return _frames.header_frame(
+        _tables.models_frame(models), shorten={"fingerprint": _tables.SHORT_FINGERPRINT}
+    )
 
 
 # --- the magics -----------------------------------------------------------------------------
@@ -273,7 +228,7 @@ class RegistryMagics(Magics, Configurable):
     """
 
     max_rows = Int(
-        _display.MAX_ROWS,
+        DEFAULT_MAX_ROWS,
         min=1,
         help="Rows shown in rich (HTML) displays of registries, tenants, owners and models "
         "before '… N more rows not shown'.",
@@ -295,11 +250,6 @@ class RegistryMagics(Magics, Configurable):
             registry = default_registry
         self.registry = registry
         self._parser = _build_parser()
-        _display.MAX_ROWS = self.max_rows
-
-    @observe("max_rows")
-    def _max_rows_changed(self, change: dict[str, Any]) -> None:
-        _display.MAX_ROWS = change["new"]
 
     # entry points ----------------------------------------------------------------------
 
@@ -438,18 +388,11 @@ class RegistryMagics(Magics, Configurable):
         return [code]
 
     def _cmd_stats(self, args: argparse.Namespace) -> pd.DataFrame:
-        from ..render.frames import headline
-
         stats = self.registry.stats()
-        df = stats.to_frame()
-        head = headline(stats)
-        head["hit_rate"] = f"{stats.hit_rate:.1%}"
-        return _with_header(df, head)
+        return _frames.header_frame(_tables.stats_frame(stats), _tables.headline_text(stats))
 
     def _cmd_tenants(self, args: argparse.Namespace) -> pd.DataFrame:
-        from ..render.frames import tenant_stats_frame
-
-        return tenant_stats_frame(self.registry.stats().per_tenant)
+        return _tables.tenant_stats_table(self.registry.stats().per_tenant).frame()
 
     def _models_in(self, codes: list[str]) -> list[type[Model]]:
         reg = self.registry
@@ -458,8 +401,6 @@ class RegistryMagics(Magics, Configurable):
         return reg.all_models()
 
     def _cmd_models(self, args: argparse.Namespace) -> pd.DataFrame:
-        from ..render.frames import models_frame
-
         codes = self._known_tenant(args.tenant, all_tenants=self._all(args))
         models = self._models_in(codes) if codes else []
         if args.owner is not None:
@@ -479,51 +420,28 @@ class RegistryMagics(Magics, Configurable):
             models = [m for m in models if m.anonymous]
         elif args.named:
             models = [m for m in models if not m.anonymous]
-        return models_frame(models)
+        return _models_frame(models)
 
     def _all(self, args: argparse.Namespace) -> bool:
         return bool(args.all_tenants or (self.all_tenants and args.tenant is None))
 
     def _cmd_owners(self, args: argparse.Namespace) -> pd.DataFrame:
-        import pandas as pd
-
         codes = self._known_tenant(args.tenant, all_tenants=self._all(args))
-        rows = []
-        for code in codes:
-            for owner in self.registry.owners(tenant=code):
-                conn = getattr(owner, "connector", None)
-                names = list(owner.models)
-                rows.append(
-                    (
-                        code,
-                        owner.name,
-                        owner.owner_type,
-                        "" if conn is None else str(getattr(conn, "name", conn)),
-                        len(names),
-                        ", ".join(names),
-                    )
-                )
-        cols = ["tenant", "owner", "owner_type", "connector", "models", "model_names"]
-        df = pd.DataFrame.from_records(rows, columns=cols)
-        df["models"] = df["models"].astype("int64")
-        return df
+        return _tables.owners_table(self.registry, codes).frame()
 
     def _cmd_show(self, args: argparse.Namespace) -> pd.DataFrame:
-        from ..render.frames import properties_frame
-
         codes = self._known_tenant(args.tenant) if args.tenant is not None else [None]
         cls = self.registry.get_model(args.model, tenant=codes[0])
         header = {
             "model": cls.model_name,
             "tenant": cls.tenant,
-            "owner": _owner_label(owner_of(cls)) or "(anonymous)",
+            "owner": _tables.owner_label(owner_of(cls)) or "(anonymous)",
             "fingerprint": cls.definition.fingerprint,
         }
-        return _with_header(properties_frame(cls), header)
+        return _frames.header_frame(_tables.properties_frame(cls), header)
 
     def _cmd_find(self, args: argparse.Namespace) -> pd.DataFrame:
         from ..core.errors import AmbiguousModelError
-        from ..render.frames import models_frame
 
         if args.structure is not None:
             if args.all_tenants:
@@ -531,7 +449,7 @@ class RegistryMagics(Magics, Configurable):
                     "find --structure searches one tenant (and global); drop "
                     "--all-tenants or give -t TENANT"
                 )
-            return models_frame([self._find_structure(args)])
+            return _models_frame([self._find_structure(args)])
         if args.strict:
             raise UsageError("--strict only applies to find --structure JSON")
         name = args.name
@@ -543,17 +461,17 @@ class RegistryMagics(Magics, Configurable):
             ]
             if not found:
                 raise UsageError(f"no model named {name!r} in any tenant ({_HINT})")
-            return models_frame(found)
+            return _models_frame(found)
         codes = self._known_tenant(args.tenant)
         try:
-            return models_frame([self.registry.get_model(name, tenant=codes[0])])
+            return _models_frame([self.registry.get_model(name, tenant=codes[0])])
         except AmbiguousModelError:
             # Several owners define it: list them all rather than fail. The ambiguity may
             # be in the tenant itself or in the global tenant it falls back to.
             for code in dict.fromkeys((codes[0], GLOBAL_TENANT)):
                 found = [m for m in self.registry.all_models(tenant=code) if m.model_name == name]
                 if found:
-                    return models_frame(found)
+                    return _models_frame(found)
             raise
 
     def _find_structure(self, args: argparse.Namespace) -> type[Model]:

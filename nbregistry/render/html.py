@@ -1,157 +1,102 @@
-"""HTML renderings for Jupyter (``_repr_html_``); pure string building, no storage."""
+"""HTML tables for Jupyter's ``_repr_html_``, built from plain values (pure string building).
+
+A rendering is a bold *kind* (``DataSource``, ``Model``...), *facts* shown after it
+(``tenant=<code>acme</code>``), optional headline *counters* and one table, of which at
+most ``max_rows`` rows are shown. Cell values: ``True`` → ``yes``; ``False`` and ``None``
+→ empty; anything else its ``str``. Everything is escaped.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-__all__ = [
-    "model_html",
-    "model_text",
-    "owner_html",
-    "registry_html",
-    "stats_html",
-    "tenant_html",
-    "view_html",
-]
+__all__ = ["DEFAULT_MAX_ROWS", "cell_text", "more_rows_text", "table_html", "titled_html"]
 
-MAX_ROWS = 30
+#: Rows shown when the caller does not say (``%config RegistryMagics.max_rows`` passes its own).
+DEFAULT_MAX_ROWS = 30
 
 _STYLE = "border-collapse:collapse;font-size:12px"
+_CELL = "padding:2px 8px"
 
 
-def _table(headers: list[str], rows: list[list[Any]], max_rows: int | None = None) -> str:
-    if max_rows is None:  # read at call time, so ``%config RegistryMagics.max_rows`` applies
-        max_rows = MAX_ROWS
-    head = "".join(f"<th style='text-align:left;padding:2px 8px'>{escape(h)}</th>" for h in headers)
+def cell_text(value: Any) -> str:
+    """Return the text a table cell shows for ``value`` (``yes`` for True, empty for False/None)."""
+    if value is True:
+        return "yes"
+    if value is False or value is None:
+        return ""
+    return str(value)
+
+
+def more_rows_text(n: int) -> str:
+    """Return the note under a table cut after ``max_rows`` rows: ``… 1 more row not shown``."""
+    return f"… {n:,} more {'row' if n == 1 else 'rows'} not shown"
+
+
+def table_html(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    code: Sequence[str] = (),
+) -> str:
+    """Return an HTML table of the first ``max_rows`` rows and a note of how many are left.
+
+    Cells of the ``code`` columns are set in ``<code>``. ValueError if ``max_rows`` is not
+    a positive int.
+    """
+    if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
+        raise ValueError(f"max_rows must be a positive int, got {max_rows!r}")
+    head = "".join(f"<th style='text-align:left;{_CELL}'>{escape(c)}</th>" for c in columns)
+    in_code = [c in code for c in columns]
     body = []
     for row in rows[:max_rows]:
-        cells = "".join(f"<td style='padding:2px 8px'>{escape(str(c))}</td>" for c in row)
+        cells = "".join(
+            f"<td style='{_CELL}'>{_cell_html(c, as_code)}</td>"
+            for c, as_code in zip(row, in_code, strict=False)
+        )
         body.append(f"<tr>{cells}</tr>")
-    more = ""
     if len(rows) > max_rows:
-        more = (
-            f"<tr><td colspan='{len(headers)}' style='padding:2px 8px'><i>… "
-            f"{len(rows) - max_rows} more rows not shown</i></td></tr>"
+        body.append(
+            f"<tr><td colspan='{len(columns)}' style='{_CELL}'>"
+            f"<i>{escape(more_rows_text(len(rows) - max_rows))}</i></td></tr>"
         )
     return (
         f"<table style='{_STYLE}'><thead><tr>{head}</tr></thead>"
-        f"<tbody>{''.join(body)}{more}</tbody></table>"
+        f"<tbody>{''.join(body)}</tbody></table>"
     )
 
 
-def _model_rows(models: list[Any]) -> list[list[Any]]:
-    rows = []
-    for cls in models:
-        props = ", ".join(
-            f"{p.name}: {p.describe()}{'*' if p.required else ''}"
-            for p in cls.definition.properties.values()
-        )
-        rows.append([cls.model_name, props, cls.definition.fingerprint[:12]])
-    return rows
+def _cell_html(value: Any, as_code: bool) -> str:
+    text = escape(cell_text(value))
+    return f"<code>{text}</code>" if as_code and text else text
 
 
-def view_html(view: Any) -> str:
-    """Render a ModelsView as a table of its models."""
-    title = escape(view._label())
-    rows = _model_rows(list(view.values()))
-    table = _table(["model", "properties", "fingerprint"], rows)
-    return f"<div><b>ModelsView</b> {title}{table}</div>"
+def titled_html(
+    kind: str,
+    facts: Sequence[tuple[str, Any]] = (),
+    *,
+    counters: Mapping[str, Any] | None = None,
+    columns: Sequence[str] = (),
+    rows: Sequence[Sequence[Any]] = (),
+    max_rows: int = DEFAULT_MAX_ROWS,
+    code: Sequence[str] = (),
+) -> str:
+    """Return ``<b>kind</b>``, its facts, its counters and its table in one ``<div>``.
 
-
-def owner_html(owner: Any) -> str:
-    """Render an owner with its models."""
-    kind = escape(type(owner).__name__)
-    extra = ""
-    conn = getattr(owner, "connector", None)
-    if conn is not None:
-        extra = f" connector=<code>{escape(str(getattr(conn, 'name', conn)))}</code>"
-    rows = _model_rows(list(owner.models.values()))
-    return (
-        f"<div><b>{kind}</b> <code>{escape(owner.name)}</code> tenant="
-        f"<code>{escape(owner.tenant)}</code>{extra}"
-        f"{_table(['model', 'properties', 'fingerprint'], rows)}</div>"
-    )
-
-
-def tenant_html(treg: Any) -> str:
-    """Render one tenant's models."""
-    rows = []
-    for cls in treg.models():
-        owner = _meta().owner_of(cls)
-        rows.append(
-            [
-                "" if owner is None else owner.name,
-                cls.model_name,
-                "yes" if cls.anonymous else "",
-                len(cls.definition.properties),
-            ]
-        )
-    return (
-        f"<div><b>Tenant</b> <code>{escape(treg.code)}</code>"
-        f"{_table(['owner', 'model', 'anonymous', 'properties'], rows)}</div>"
-    )
-
-
-def stats_html(stats: Any) -> str:
-    """Render registry stats: headline counters and one row per tenant."""
-    from .frames import headline
-
-    head = headline(stats)
-    counters = " · ".join(f"{escape(k)}: <b>{escape(str(v))}</b>" for k, v in head.items())
-    rows = [[t.tenant, t.models, t.owners, f"{t.idle_seconds:.1f}"] for t in stats.per_tenant]
-    return (
-        f"<div><b>RegistryStats</b><br>{counters}"
-        f"{_table(['tenant', 'models', 'owners', 'idle (s)'], rows)}</div>"
-    )
-
-
-def registry_html(registry: Any) -> str:
-    """Render a registry: its headline stats and tenants."""
-    return stats_html(registry.stats()).replace("<b>RegistryStats</b>", "<b>ModelRegistry</b>", 1)
-
-
-def _model_owner_label(cls: Any) -> str:
-    owner = _meta().owner_of(cls)
-    if owner is None:
-        return "anonymous (embedded)" if cls.anonymous else "no owner"
-    return f"{type(owner).__name__} {owner.name!r}"
-
-
-def model_text(cls: Any) -> str:
-    """Return a one-line text rendering of a model class (name, tenant, owner, properties)."""
-    props = ", ".join(
-        f"{p.name}: {p.describe()}{'*' if p.required else ''}"
-        for p in cls.definition.properties.values()
-    )
-    return (
-        f"<model {cls.model_name!r} tenant={cls.tenant!r} owner={_model_owner_label(cls)}: "
-        f"{props or '(no properties)'}>"
-    )
-
-
-def model_html(cls: Any) -> str:
-    """Render a model class: owner, tenant, fingerprint and a table of its properties."""
-    rows = [
-        [
-            p.name,
-            p.describe(),
-            "yes" if p.required else "",
-            "" if p.default is None else p.default,
-            "yes" if p.id else "",
-        ]
-        for p in cls.definition.properties.values()
-    ]
-    table = _table(["property", "type", "required", "default", "id"], rows)
-    return (
-        f"<div><b>Model</b> <code>{escape(cls.model_name)}</code> tenant="
-        f"<code>{escape(str(cls.tenant))}</code> owner={escape(_model_owner_label(cls))} "
-        f"fingerprint=<code>{escape(cls.definition.fingerprint[:12])}</code>{table}</div>"
-    )
-
-
-def _meta() -> Any:
-    # TEMPORARY (the render layer is being reworked to take plain values).
-    from ..core import meta
-
-    return meta
+    A fact ``("", value)`` shows the value alone, ``(label, value)`` as
+    ``label=<code>value</code>``; cells of the ``code`` columns are set in ``<code>``.
+    ValueError for a bad ``max_rows``.
+    """
+    parts = [f"<b>{escape(kind)}</b>"]
+    for label, value in facts:
+        shown = f"<code>{escape(str(value))}</code>"
+        parts.append(f" {escape(label)}={shown}" if label else f" {shown}")
+    if counters:
+        items = " · ".join(f"{escape(k)}: <b>{escape(str(v))}</b>" for k, v in counters.items())
+        parts.append(f"<br>{items}")
+    if columns:
+        parts.append(table_html(columns, rows, max_rows=max_rows, code=code))
+    return f"<div>{''.join(parts)}</div>"

@@ -121,7 +121,7 @@ class DetailsPane(w.HTML):
     ) -> None:
         import pandas as pd
 
-        from ..render.frames import models_frame
+        from ..core.tables import models_frame
 
         frame = models_frame(models)
         frame = frame.set_index("model")[OWNER_COLUMNS]
@@ -139,7 +139,7 @@ class DetailsPane(w.HTML):
 
     def show_model(self, cls: type[Model]) -> None:
         """Show a model's tenant, owner, fingerprint, records, properties and first rows."""
-        from ..render.frames import properties_frame
+        from ..core.tables import properties_frame
 
         frame = properties_frame(cls)
         owner = owner_of(cls)
