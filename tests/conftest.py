@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
+from pg import PostgresServer
 
 from nbregistry import ModelRegistry
 
@@ -36,6 +37,26 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """Yield a throw-away PostgreSQL server (tests/pg.py), stopped at the session's end.
+
+    Outside CI a machine without PostgreSQL skips the tests that need it, with the
+    reason; in CI (``CI=true``) they fail instead, so a broken set-up never passes.
+    """
+    server = PostgresServer()
+    try:
+        server.setup()
+    except Exception as exc:  # PostgresUnavailable, OSError, a timeout, a driver error
+        server.destroy()
+        reason = f"no PostgreSQL server for the tests: {exc}"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    yield server
+    server.destroy()
 
 
 @pytest.fixture
