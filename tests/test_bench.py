@@ -180,3 +180,27 @@ def test_notebook_progress_tracks_steps_and_grows_past_its_estimate() -> None:
         progress.box.close()
         progress.bar.close()
         progress.label.close()
+
+
+def test_connector_bench_shapes_at_quick_scale() -> None:
+    from nbregistry.bench import connector
+
+    rows = connector.run_connector_bench("quick")
+    queries = [r["query"] for r in rows]
+    assert queries[:5] == list(connector.QUERIES) and queries[5:10] == list(connector.QUERIES)
+    assert queries[10:] == [
+        "bulk create",
+        "bytes per row (tracemalloc)",
+        "indexed equality, 100 matches",
+    ]
+    by = {(r["rows"], r["query"]): r for r in rows}
+    big = by[(20_000, "count(age > 50)")]
+    # shapes, generous: an indexed count reads bucket sizes, the scan visits every row
+    assert big["memory_index_ms"] * 5 < big["memory_ms"]
+    top = by[(20_000, "order score limit 10")]
+    assert top["memory_index_ms"] * 5 < top["memory_ms"]
+    # indexed equality with the same 100 matches is flat in the table size (10x rows)
+    assert rows[-1]["flat_ratio"] < 3
+    assert rows[-2]["memory_index_ms"] > rows[-2]["memory_ms"] > 0  # indexes cost bytes
+    with pytest.raises(ValueError, match="unknown scale"):
+        connector.run_connector_bench("huge")

@@ -52,7 +52,7 @@ def test_round_trip_restores_rows_types_and_id_counter(tmp_path: Path, reg: Mode
     User2 = ds2.define("User", SPEC)
     got = [u.to_dict() for u in User2.find()]
     assert got == expected
-    assert got[0]["born"] == dt.datetime(1990, 5, 1, 10, 30)
+    assert got[0]["born"] == dt.datetime(1990, 5, 1, 10, 30, tzinfo=dt.UTC)
     assert got[0]["avatar"] == b"\x00\xff"
     assert got[0]["meta"] == {"$date": "not a tag", "n": [1, 2]}
     assert User2.create(name="Cy").id == 3  # id counter survives (2 was deleted)

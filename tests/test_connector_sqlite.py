@@ -82,7 +82,7 @@ def test_round_trip_restores_rows_types_order_and_id_counter(
     got = [u.to_dict() for u in User2.find()]
     assert got == expected
     assert [u["name"] for u in got] == ["Anna", "Cy"]
-    assert got[0]["born"] == dt.datetime(1990, 5, 1, 10, 30)
+    assert got[0]["born"] == dt.datetime(1990, 5, 1, 10, 30, tzinfo=dt.UTC)
     assert got[0]["avatar"] == b"\x00\xff"
     assert got[0]["address"] == {"city": "Oslo"}
     assert got[0]["meta"] == {"$date": "not a tag", "n": [1, 2], "d": dt.date(2024, 2, 29)}

@@ -158,8 +158,9 @@ def test_validation_rules_do_not_coerce(b: ModelBuilder) -> None:
     for bad in ({"n": True}, {"n": "1"}, {"i": 1.0}, {"i": True}, {"b": 0}, {"s": 1}, {"d": "x"}):
         with pytest.raises(ValidationError):
             m(**bad)
-    assert m(d="2024-01-02T03:04:05").d == dt.datetime(2024, 1, 2, 3, 4, 5)
-    assert m(d=dt.date(2024, 1, 2)).d == dt.datetime(2024, 1, 2)
+    utc = dt.UTC
+    assert m(d="2024-01-02T03:04:05").d == dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=utc)
+    assert m(d=dt.date(2024, 1, 2)).d == dt.datetime(2024, 1, 2, tzinfo=utc)
     assert m(n=None).n is None
 
 

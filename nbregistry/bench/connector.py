@@ -1,192 +1,273 @@
-"""Benchmark of the memory connector (``python -m nbregistry bench connector``).
+"""Benchmark of the memory connector (``python -m nbregistry bench connector``, issue 13).
 
-Measures bulk ``create``, ``find`` with an equality and a range filter, ``count``,
-``to_frame`` against ``pandas.DataFrame.from_records`` on the same rows (goal: within
-1.5x), and shows that an equality ``find`` on the id is O(1) (flat from 1 000 to 100 000
-rows). Figures come from this machine; nothing here is asserted.
+Side by side in one process on the same rows: nbregistry memory without and with indexes,
+pandas boolean masks, and sqlite3 ``:memory:`` without and with the matching index. Sizes:
+10 000 and 100 000 rows (``--scale ci``), plus 1 000 000 (``--scale full``). Times are
+medians; each row says which target of the issue holds. Nothing here is asserted.
 """
 
 from __future__ import annotations
 
 import gc
+import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["format_connector_table", "run_connector_bench"]
+__all__ = ["QUERIES", "SIZES", "run_connector_bench"]
 
-_SCALES = {"full": 100_000, "ci": 10_000, "quick": 2_000}
-_SPEC = {
-    "name": "string",
-    "age": "integer",
-    "score": "number",
-    "active": "boolean",
-    "city": "string",
+#: rows per scale (``quick`` is for the tests)
+SIZES: dict[str, tuple[int, ...]] = {
+    "quick": (2_000, 20_000),
+    "ci": (10_000, 100_000),
+    "full": (10_000, 100_000, 1_000_000),
 }
-_CITIES = ("Oslo", "Rome", "Lima", "Kyiv", "Pune")
+_SPEC = {"name": "string", "bucket": "integer", "g": "integer", "age": "integer", "score": "number"}
+_INDEXED = ("bucket", "g", "age", "score")
+
+#: query name → (where, order, limit, sql where, sql tail, pandas mask, issue's ms at 100k)
+QUERIES: dict[str, tuple[Any, ...]] = {
+    "equality, 1 %": ({"bucket": 7}, None, None, "bucket = 7", "", "bucket == 7", 16.0),
+    "inq, 2 %": ({"bucket": {"inq": [3, 4]}}, None, None, "bucket IN (3, 4)", "", "inq", None),
+    "between, 3 %": (
+        {"score": {"between": [10.0, 12.99]}},
+        None,
+        None,
+        "score BETWEEN 10.0 AND 12.99",
+        "",
+        "between",
+        45.0,
+    ),
+    "count(age > 50)": ({"age": {"gt": 50}}, "count", None, "age > 50", "", "count", 26.0),
+    "order score limit 10": (
+        None,
+        "score DESC",
+        10,
+        "1",
+        "ORDER BY score DESC LIMIT 10",
+        "top",
+        130.0,
+    ),
+}
 
 
 def _rows(n: int) -> list[dict[str, Any]]:
     return [
         {
             "name": f"user{i}",
+            "bucket": i % 100,
+            "g": i // 100,  # 100 rows per value at every size (flatness)
             "age": i % 90,
-            "score": (i % 1000) / 10,
-            "active": i % 3 == 0,
-            "city": _CITIES[i % 5],
+            "score": (i * 7919 % n) * 100 / n,
+            "id": i + 1,
         }
         for i in range(n)
     ]
 
 
-def _best(fn: Callable[[], Any], repeat: int) -> float:
-    """Return the best wall time of ``repeat`` runs (seconds), with GC paused."""
-    best = float("inf")
+def _median(fn: Callable[[], Any], repeat: int) -> float:
+    """Return the median wall time of ``repeat`` runs (seconds), GC paused."""
+    times = []
     enabled = gc.isenabled()
     gc.disable()
     try:
         for _ in range(repeat):
             t0 = time.perf_counter()
             fn()
-            best = min(best, time.perf_counter() - t0)
+            times.append(time.perf_counter() - t0)
     finally:
         if enabled:
             gc.enable()
-    return best
+    return statistics.median(times)
 
 
-def _row(case: str, n: int, seconds: float, note: str = "", **extra: Any) -> dict[str, Any]:
-    out = {
-        "case": case,
-        "rows": n,
-        "seconds": seconds,
-        "rows_per_s": n / seconds if seconds > 0 else float("inf"),
-        "note": note,
-    }
-    out.update(extra)
-    return out
+def _spec(indexed: bool) -> dict[str, Any]:
+    if not indexed:
+        return dict(_SPEC)
+    return {k: ({"type": t, "index": True} if k in _INDEXED else t) for k, t in _SPEC.items()}
+
+
+def _sqlite(rows: list[dict[str, Any]], indexed: bool) -> Any:
+    import sqlite3
+
+    con = sqlite3.connect(":memory:")
+    con.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, bucket INTEGER, g INTEGER, "
+        "age INTEGER, score REAL)"
+    )
+    con.executemany(
+        "INSERT INTO t VALUES (?, ?, ?, ?, ?, ?)",
+        [(r["id"], r["name"], r["bucket"], r["g"], r["age"], r["score"]) for r in rows],
+    )
+    if indexed:
+        for col in _INDEXED:
+            con.execute(f"CREATE INDEX t_{col} ON t ({col})")
+    con.commit()
+    return con
+
+
+def _pandas_query(df: Any, kind: str) -> Any:
+    if kind == "bucket == 7":
+        return df[df["bucket"].to_numpy() == 7]
+    if kind == "inq":
+        return df[df["bucket"].isin([3, 4]).to_numpy()]
+    if kind == "between":
+        s = df["score"].to_numpy()
+        return df[(s >= 10.0) & (s <= 12.99)]
+    if kind == "count":
+        return int((df["age"].to_numpy() > 50).sum())
+    return df.nlargest(10, "score")
 
 
 def run_connector_bench(scale: str = "full") -> list[dict[str, Any]]:
-    """Run the connector benchmark and return one dict per case.
+    """Run the benchmark; return one dict per (rows, query) with times (ms) and ratios.
 
-    ``scale`` is ``"full"`` (100 000 rows), ``"ci"`` (10 000) or ``"quick"`` (2 000);
-    anything else raises ValueError. Each dict has ``case``, ``rows``, ``seconds``
-    (best of several runs; per call for the id lookups), ``rows_per_s`` (lookups/s for
-    the id lookups) and ``note``; the to_frame case adds
-    ``ratio`` (to_frame / from_records) and the id-lookup case ``ratio`` (largest /
-    smallest table) and ``per_call_us``.
+    Raises ValueError for an unknown scale (``quick``, ``ci`` or ``full``).
     """
     import pandas as pd
 
     from ..core.datasource import DataSource
     from ..core.registry import ModelRegistry
 
-    if scale not in _SCALES:
-        raise ValueError(f"unknown scale {scale!r}; use one of {', '.join(_SCALES)}")
-    n = _SCALES[scale]
-    repeat = 3 if n >= 50_000 else 5
-    data = _rows(n)
-    reg = ModelRegistry()
+    if scale not in SIZES:
+        raise ValueError(f"unknown scale {scale!r}; use one of {', '.join(SIZES)}")
     out: list[dict[str, Any]] = []
+    reg = ModelRegistry()
+    flat: dict[int, float] = {}
+    for n in SIZES[scale]:
+        repeat = 5 if n <= 100_000 else 3
+        data = _rows(n)
+        ds = DataSource("memory", registry=reg)
+        Plain = ds.define("Plain", _spec(False))
+        Fast = ds.define("Fast", _spec(True))
+        Plain.create(data)
+        Fast.create(data)
+        df = pd.DataFrame.from_records(data).set_index("id")
+        lite, lite_ix = _sqlite(data, False), _sqlite(data, True)
+        for name, (where, order, limit, sql_where, tail, kind, issue_ms) in QUERIES.items():
+            if order == "count":
 
-    # create (bulk): a fresh model each run so every run inserts n rows.
-    ds = DataSource("memory", registry=reg)
-    counter = iter(range(1_000_000))
+                def mem(M: Any = Plain, w: Any = where) -> Any:
+                    return M.count(w)
 
-    def create() -> None:
-        cls = ds.define(f"Bulk{next(counter)}", _SPEC)
-        cls.create(data)
+                sql = f"SELECT COUNT(*) FROM t WHERE {sql_where}"
+            else:
 
-    out.append(_row("create (bulk)", n, _best(create, repeat), "validate + store + copies"))
-    ds.disconnect()
+                def mem(M: Any = Plain, w: Any = where, o: Any = order, lim: Any = limit) -> Any:
+                    return M.find(w, order=o, limit=lim)
 
-    ds = DataSource("memory", registry=reg)
-    User = ds.define("User", _SPEC)
-    User.create(data)
-    found: list[Any] = []
-
-    def find_eq() -> None:
-        found[:] = User.find({"city": "Rome"})
-
-    out.append(_row("find equality", n, _best(find_eq, repeat), f"{len(found) or n // 5} hits"))
-
-    def find_range() -> None:
-        found[:] = User.find({"age": {"between": [20, 29]}, "score": {"gte": 50}})
-
-    out.append(_row("find range", n, _best(find_range, repeat), "between + gte"))
-
-    def count_all() -> None:
-        User.count({"active": True})
-
-    out.append(_row("count (where)", n, _best(count_all, repeat), "active = True"))
-
-    frame_t = _best(lambda: User.to_frame(), repeat)
-    plain = [u.to_dict() for u in User.find()]
-    records_t = _best(lambda: pd.DataFrame.from_records(plain), repeat)
-    ratio = frame_t / records_t if records_t > 0 else float("inf")
-    out.append(
-        _row(
-            "to_frame",
-            n,
-            frame_t,
-            f"{ratio:.2f}x DataFrame.from_records (goal <= 1.5x)",
-            ratio=ratio,
-        )
-    )
-    out.append(_row("DataFrame.from_records", n, records_t, "baseline: list of dicts"))
-    ds.disconnect()
-
-    # find by id: per-call time for growing tables (O(1): flat).
-    sizes = [s for s in (1_000, 10_000, 100_000) if s <= max(n, 1_000)]
-    per_call: dict[int, float] = {}
-    calls = 2_000
-    for size in sizes:
-        dsz = DataSource("memory", registry=reg)
-        M = dsz.define("Lookup", _SPEC)
-        M.create(data[:size] if size <= n else _rows(size))
-        targets = [1 + (i * 7919) % size for i in range(calls)]
-
-        def lookups(M: Any = M, targets: list[int] = targets) -> None:
-            for k in targets:
-                M.find({"id": k})
-
-        per_call[size] = _best(lookups, repeat) / calls
-        dsz.disconnect()
-    small, large = sizes[0], sizes[-1]
-    id_ratio = per_call[large] / per_call[small]
-    for size in sizes:
-        out.append(
-            _row(
-                "find {id: k}",
-                size,
-                per_call[size],
-                f"{per_call[size] * 1e6:.1f} us/call (rows/s = lookups/s)",
-                per_call_us=per_call[size] * 1e6,
-                ratio=per_call[size] / per_call[small],
+                sql = f"SELECT * FROM t WHERE {sql_where} {tail}"
+            t_plain = _median(mem, repeat)
+            t_fast = _median(lambda mem=mem, F=Fast: mem(F), repeat)
+            t_pd = _median(lambda k=kind, d=df: _pandas_query(d, k), repeat)
+            t_sq = _median(lambda s=sql, c=lite: c.execute(s).fetchall(), repeat)
+            t_sqi = _median(lambda s=sql, c=lite_ix: c.execute(s).fetchall(), repeat)
+            idx_target = 0.5 if order == "count" else 3.0 if limit else 1.5
+            r_idx = t_fast / t_sqi
+            r_scan = t_plain / t_sq
+            holds = [f"index ≤{idx_target}x sqlite+index: {'yes' if r_idx <= idx_target else 'NO'}"]
+            holds.append(f"scan ≤4x sqlite: {'yes' if r_scan <= 4 else 'NO'}")
+            if issue_ms is not None and n == 100_000:
+                speedup = issue_ms / (t_plain * 1e3)
+                holds.append(
+                    f"scan {speedup:.1f}x faster than issue "
+                    f"(≥3x: {'yes' if speedup >= 3 else 'NO'})"
+                )
+            out.append(
+                {
+                    "rows": n,
+                    "query": name,
+                    "memory_ms": round(t_plain * 1e3, 3),
+                    "memory_index_ms": round(t_fast * 1e3, 3),
+                    "pandas_ms": round(t_pd * 1e3, 3),
+                    "sqlite_ms": round(t_sq * 1e3, 3),
+                    "sqlite_index_ms": round(t_sqi * 1e3, 3),
+                    "index_vs_sqlite_index": round(r_idx, 2),
+                    "scan_vs_sqlite": round(r_scan, 2),
+                    "targets": "; ".join(holds),
+                }
             )
-        )
-        out[-1]["rows_per_s"] = 1 / per_call[size]
-    out[-1]["note"] += f"; {large:,} vs {small:,} rows: {id_ratio:.2f}x (O(1) = flat)"
+        flat[n] = _median(lambda F=Fast: F.find({"g": 7}), max(repeat, 7))
+        lite.close()
+        lite_ix.close()
+        ds.disconnect()
+
+    # bulk create at 100 000 rows (the largest size ≤ 100 000 in quick)
+    n = max(s for s in SIZES[scale] if s <= 100_000)
+    data = _rows(n)
+    ds = DataSource("memory", registry=reg)
+    counter = iter(range(10**6))
+
+    def create(indexed: bool) -> None:
+        M = ds.define(f"Bulk{next(counter)}", _spec(indexed))
+        M.create(data)
+        ds.delete_model(M.model_name)
+
+    t_create = _median(lambda: create(False), 3)
+    t_create_ix = _median(lambda: create(True), 3)
+    t_many = _median(lambda: _sqlite(data, False).close(), 3)
+    ratio = t_create / t_many
+    out.append(
+        {
+            "rows": n,
+            "query": "bulk create",
+            "memory_ms": round(t_create * 1e3, 1),
+            "memory_index_ms": round(t_create_ix * 1e3, 1),
+            "pandas_ms": None,
+            "sqlite_ms": round(t_many * 1e3, 1),
+            "sqlite_index_ms": None,
+            "index_vs_sqlite_index": None,
+            "scan_vs_sqlite": round(ratio, 2),
+            "targets": f"≤2x executemany: {'yes' if ratio <= 2 else 'NO'}",
+        }
+    )
+    # memory per row (tracemalloc, smallest size)
+    m = SIZES[scale][0]
+    small = _rows(m)
+    per_row = {}
+    for indexed in (False, True):
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        M = ds.define(f"Mem{int(indexed)}", _spec(indexed))
+        M.create(small)
+        after = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        per_row[indexed] = (after - before) / m
+        ds.delete_model(M.model_name)
+    out.append(
+        {
+            "rows": m,
+            "query": "bytes per row (tracemalloc)",
+            "memory_ms": round(per_row[False]),
+            "memory_index_ms": round(per_row[True]),
+            "pandas_ms": None,
+            "sqlite_ms": None,
+            "sqlite_index_ms": None,
+            "index_vs_sqlite_index": None,
+            "scan_vs_sqlite": None,
+            "targets": "bytes, not ms: without / with 4 indexes",
+        }
+    )
+    lo, hi = min(flat), max(flat)
+    flat_ratio = flat[hi] / flat[lo]
+    out.append(
+        {
+            "rows": hi,
+            "query": "indexed equality, 100 matches",
+            "memory_ms": None,
+            "memory_index_ms": round(flat[hi] * 1e3, 3),
+            "pandas_ms": None,
+            "sqlite_ms": None,
+            "sqlite_index_ms": None,
+            "index_vs_sqlite_index": None,
+            "scan_vs_sqlite": None,
+            "targets": f"{flat_ratio:.2f}x the {lo:,}-row time (flat ≤1.5x: "
+            f"{'yes' if flat_ratio <= 1.5 else 'NO'})",
+            "flat_ratio": round(flat_ratio, 3),
+        }
+    )
+    ds.disconnect()
     reg.clear()
     return out
-
-
-def format_connector_table(rows: list[dict[str, Any]]) -> str:
-    """Return the benchmark rows as an aligned text table."""
-    header = ("case", "rows", "seconds", "rows/s", "note")
-    lines = [
-        (
-            r["case"],
-            f"{r['rows']:,}",
-            f"{r['seconds']:.6f}",
-            f"{r['rows_per_s']:,.0f}",
-            r.get("note", ""),
-        )
-        for r in rows
-    ]
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    fmt = "  ".join(f"{{:{'<' if i in (0, 4) else '>'}{w}}}" for i, w in enumerate(widths))
-    out = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-    out.extend(fmt.format(*line) for line in lines)
-    return "\n".join(line.rstrip() for line in out)

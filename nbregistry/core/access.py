@@ -76,14 +76,20 @@ class DataAccess:
         limit: int | None = None,
         skip: int | None = None,
         fields: Any = None,
+        *,
+        offset: int | None = None,
     ) -> list[Any]:
         """Return copies of the matching rows as instances.
 
-        ``where`` uses LoopBack's syntax; ``order`` is ``"prop"``, ``"prop DESC"`` or a
-        list; ``fields`` a list of names or ``{"name": True}``. FilterError for a
-        malformed filter.
+        ``where`` uses LoopBack's syntax; ``order`` is ``"prop"``, ``"prop DESC"``,
+        ``"age DESC, name"`` or a list (without it, rows come in id order); ``offset`` is
+        an alias of ``skip``; ``fields`` a list of names or ``{"name": True}``.
+        FilterError for a malformed filter.
         """
-        return cls._nbr_connector().find(cls, where, order, limit, skip, fields)
+        conn = cls._nbr_connector()
+        if offset is None:
+            return conn.find(cls, where, order, limit, skip, fields)
+        return conn.find(cls, where, order, limit, skip, fields, offset=offset)
 
     @classmethod
     def find_one(
@@ -92,9 +98,11 @@ class DataAccess:
         order: str | list[str] | None = None,
         skip: int | None = None,
         fields: Any = None,
+        *,
+        offset: int | None = None,
     ) -> Any:
         """Return a copy of the first matching row, or None; FilterError."""
-        found = cls._nbr_connector().find(cls, where, order, 1, skip, fields)
+        found = cls.find(where, order, 1, skip, fields, offset=offset)
         return found[0] if found else None
 
     @classmethod
@@ -129,14 +137,20 @@ class DataAccess:
         limit: int | None = None,
         skip: int | None = None,
         fields: Any = None,
+        *,
+        offset: int | None = None,
     ) -> pd.DataFrame:
         """Return the matching rows as a pandas DataFrame.
 
         Ids are the index; columns follow property order with dtypes from the property
         types (date → datetime64, boolean → bool/"boolean", number → float64, integer →
-        "Int64", string → str; others object). FilterError for a malformed filter.
+        "Int64", string → str; others object). ``offset`` is an alias of ``skip``.
+        FilterError for a malformed filter.
         """
-        return cls._nbr_connector().to_frame(cls, where, order, limit, skip, fields)
+        conn = cls._nbr_connector()
+        if offset is None:
+            return conn.to_frame(cls, where, order, limit, skip, fields)
+        return conn.to_frame(cls, where, order, limit, skip, fields, offset=offset)
 
     def save(self) -> Any:
         """Insert this instance, or replace the stored row with its id; return self.

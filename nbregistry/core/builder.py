@@ -222,7 +222,9 @@ def with_id(
     if not any(p.id for p in plist) and settings.get("id_injection", True) is not False:
         for i, p in enumerate(plist):
             if p.name == "id":
-                plist[i] = NProp(p.name, p.type, p.required, p.default, True, p.items)
+                plist[i] = NProp(
+                    p.name, p.type, p.required, p.default, True, p.items, p.index, p.unique
+                )
                 texts[i] = prop_text(plist[i])
                 break
         else:
@@ -237,11 +239,13 @@ def _bind(p: NProp, strict: bool, resolver: AnonymousResolver) -> PropertyDefini
     t = p.type
     if type(t) is str and p.items is None:
         pd = p.bound
-        return make_property(p.name, t, p.required, p.default, p.id, None) if pd is None else pd
+        if pd is None:
+            return make_property(p.name, t, p.required, p.default, p.id, None, p.index, p.unique)
+        return pd
     items = None if p.items is None else _bind(p.items, strict, resolver)
     if type(t) is NStruct:
         t = _anonymous_for(t, strict, resolver)
-    return make_property(p.name, t, p.required, p.default, p.id, items)
+    return make_property(p.name, t, p.required, p.default, p.id, items, p.index, p.unique)
 
 
 def _anonymous_for(struct: NStruct, strict: bool, resolver: AnonymousResolver) -> type[Model]:

@@ -104,8 +104,15 @@ class Connector(abc.ABC):
         limit: int | None = None,
         skip: int | None = None,
         fields: Fields = None,
+        *,
+        offset: int | None = None,
     ) -> list[Model]:
-        """Return copies of the matching rows, ordered, paged and projected."""
+        """Return copies of the matching rows, ordered, paged and projected.
+
+        Without ``order`` rows come in id order; ``offset`` is an alias of ``skip`` (the
+        data access passes it only when the caller gave it; both given and different:
+        FilterError); ``limit=0`` returns no rows.
+        """
 
     @abc.abstractmethod
     def find_by_id(self, cls: type[Model], id_value: Any) -> Model | None:
@@ -140,8 +147,13 @@ class Connector(abc.ABC):
         limit: int | None = None,
         skip: int | None = None,
         fields: Fields = None,
+        *,
+        offset: int | None = None,
     ) -> pd.DataFrame:
-        """Return the matching rows as a DataFrame (ids as the index, typed columns)."""
+        """Return the matching rows as a DataFrame (ids as the index, typed columns).
+
+        ``offset`` as in :meth:`find`; date columns are ``datetime64[ns, UTC]``.
+        """
 
     # database schema (SQL connectors; DESIGN §12.2) -----------------------------------
     #

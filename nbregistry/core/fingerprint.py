@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import DefinitionError
+from .model import INDEXABLE_TYPES as _INDEXABLE
 from .model import Model, PropertyDefinition, make_property
 from .typenames import PYTHON_TYPES, TYPE_NAMES, canonical_type_name, check_scalar, expected
 
@@ -36,7 +37,7 @@ __all__ = [
     "struct_text",
 ]
 
-_OPTION_KEYS = ("type", "required", "default", "id")
+_OPTION_KEYS = ("type", "required", "default", "id", "index", "unique")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,8 @@ class NProp:
     default: Any = None
     id: bool = False
     items: NProp | None = None
+    index: bool = False  # DESIGN §12.4: an index on this property (``unique`` implies it)
+    unique: bool = False
     # The PropertyDefinition a scalar NProp binds to, made once when it is normalised
     # (leaf NProps are shared through the leaf cache, so defining a model mostly reads
     # this slot instead of building definitions). None for nested and array types.
@@ -67,8 +70,8 @@ class NProp:
 def _with_binding(p: NProp) -> NProp:
     """Return ``p`` with ``bound`` set when it is a plain scalar property."""
     if type(p.type) is str and p.items is None and p.bound is None:
-        pd = make_property(p.name, p.type, p.required, p.default, p.id, None)
-        return NProp(p.name, p.type, p.required, p.default, p.id, None, pd)
+        pd = make_property(p.name, p.type, p.required, p.default, p.id, None, p.index, p.unique)
+        return NProp(p.name, p.type, p.required, p.default, p.id, None, p.index, p.unique, pd)
     return p
 
 
@@ -127,13 +130,16 @@ def prop_text(p: Any, *, with_name: bool = True) -> str:
 
     The text is exactly ``json.dumps([name, type, required, default, id, items])`` with
     compact separators, where a nested structure is ``["object", [props sorted by name]]``.
+    An index adds a seventh element, ``"index"`` or ``"unique"`` (DESIGN §12.4), so a
+    property without one keeps exactly its earlier text and fingerprint.
     """
     items = "null" if p.items is None else prop_text(p.items, with_name=False)
     name = _dumps(p.name) if with_name else "null"
     default = "null" if p.default is None else _dumps(_canon_default(p.default))
+    flags = ',"unique"' if p.unique else ',"index"' if p.index else ""
     return (
         f"[{name},{_type_text(p.type)},{'true' if p.required else 'false'},{default},"
-        f"{'true' if p.id else 'false'},{items}]"
+        f"{'true' if p.id else 'false'},{items}{flags}]"
     )
 
 
@@ -263,7 +269,8 @@ class Normalizer:
             default = spec.get("default")
             if default is not None:
                 self._check_default(base, default, path)
-            return NProp(name, base.type, required, default, is_id, base.items)
+            index, unique = self._index_flags(spec, base, path)
+            return NProp(name, base.type, required, default, is_id, base.items, index, unique)
         return self.type_of(name, spec, path)
 
     def type_of(self, name: str, spec: Any, path: str) -> NProp:
@@ -307,9 +314,47 @@ class Normalizer:
             return NProp(name, NStruct(props, text, digest(text)))
         raise _type_error(spec, path)
 
+    def _index_flags(self, spec: Mapping[Any, Any], base: NProp, path: str) -> tuple[bool, bool]:
+        """Return ``(index, unique)`` of a property dict (LoopBack spellings); DefinitionError."""
+        index = spec.get("index", False)
+        unique = spec.get("unique", False)
+        if isinstance(index, Mapping):
+            bad = [k for k in index if k != "unique"]
+            if bad or not isinstance(index.get("unique", False), bool):
+                raise DefinitionError(
+                    f"'index' of property {path!r} must be True, False or {{'unique': True}}, "
+                    f"got {index!r:.80}",
+                    path=path,
+                )
+            unique = unique or index.get("unique", False)
+            index = True
+        for key, flag in (("index", index), ("unique", unique)):
+            if not isinstance(flag, bool):
+                raise DefinitionError(
+                    f"{key!r} of property {path!r} must be True or False, got {flag!r}",
+                    path=path,
+                )
+        index = index or unique
+        if index:
+            if path.endswith("[]"):
+                raise DefinitionError(
+                    f"indexes apply to top-level properties, not to the elements of array "
+                    f"{path[:-2]!r}; put 'index' beside the array's type instead of inside it",
+                    path=path,
+                )
+            if base.type not in _INDEXABLE:
+                raise DefinitionError(
+                    f"property {path!r} cannot be indexed: indexes cover "
+                    f"{', '.join(sorted(_INDEXABLE))} properties, not {base.type!r}"
+                    if isinstance(base.type, str)
+                    else f"property {path!r} cannot be indexed: it is an embedded object",
+                    path=path,
+                )
+        return index, unique
+
     def _from_pd(self, name: str, pd: Any) -> NProp:
         items = None if pd.items is None else self._from_pd(name, pd.items)
-        return NProp(name, pd.type, pd.required, pd.default, pd.id, items)
+        return NProp(name, pd.type, pd.required, pd.default, pd.id, items, pd.index, pd.unique)
 
     def _check_default(self, base: NProp, default: Any, path: str) -> None:
         t = base.type

@@ -30,7 +30,8 @@ class PropertyDefinition:
     """One property of a model: canonical ``type`` (a name or a Model class) and flags.
 
     For an array, ``type`` is ``"array"`` and ``items`` is the element's definition
-    (``None`` for an untyped list). Equal spellings compare equal.
+    (``None`` for an untyped list). ``index``/``unique`` (DESIGN §12.4) ask the connector
+    for an index; ``unique`` implies ``index``. Equal spellings compare equal.
     """
 
     name: str
@@ -39,6 +40,8 @@ class PropertyDefinition:
     default: Any = None
     id: bool = False
     items: PropertyDefinition | None = None
+    index: bool = False
+    unique: bool = False
 
     def describe(self) -> str:
         """Return a short human-readable type, e.g. ``array<string>`` or ``Address``."""
@@ -107,25 +110,98 @@ class ModelDefinition:
         return hash((self.name, self.fingerprint))
 
 
-# (name, type, required, default, type(default), id) → a shared scalar PropertyDefinition.
+# (name, type, required, default, type(default), id, index, unique) → a shared scalar
+# PropertyDefinition.
 # Frozen and class-free, so sharing is safe and keeps nothing alive; bounded by clearing.
 _PD_INTERN: dict[tuple[Any, ...], PropertyDefinition] = {}
 _INTERNABLE = frozenset({type(None), str, int, float, bool})
 
 
 def make_property(
-    name: str, type_: Any, required: bool, default: Any, is_id: bool, items: Any
+    name: str,
+    type_: Any,
+    required: bool,
+    default: Any,
+    is_id: bool,
+    items: Any,
+    index: bool = False,
+    unique: bool = False,
 ) -> PropertyDefinition:
     """Return a PropertyDefinition, shared with equal ones when it is a plain scalar."""
     if type(type_) is str and items is None and type(default) in _INTERNABLE:
-        key = (name, type_, required, default, type(default), is_id)
+        key = (name, type_, required, default, type(default), is_id, index, unique)
         pd = _PD_INTERN.get(key)
         if pd is None:
             if len(_PD_INTERN) >= 8192:
                 _PD_INTERN.clear()
-            pd = _PD_INTERN[key] = PropertyDefinition(name, type_, required, default, is_id)
+            pd = _PD_INTERN[key] = PropertyDefinition(
+                name, type_, required, default, is_id, None, index, unique
+            )
         return pd
-    return PropertyDefinition(name, type_, required, default, is_id, items)
+    return PropertyDefinition(name, type_, required, default, is_id, items, index, unique)
+
+
+#: Property types an index may cover (values hashable and ordered within one property).
+INDEXABLE_TYPES = frozenset({"string", "number", "integer", "boolean", "date"})
+
+
+def check_indexes(name: str, props: Mapping[str, PropertyDefinition], settings: Any) -> None:
+    """Check the model-level ``indexes`` setting (LoopBack style); DefinitionError if bad.
+
+    ``{"indexes": {"city_age": {"keys": {"city": 1, "age": -1}, "options": {"unique":
+    False}}}}``; the shorthand ``{"city_age": {"city": 1, "age": -1}}`` is accepted too.
+    """
+    indexes = settings.get("indexes")
+    if indexes is None:
+        return
+    example = "e.g. {'indexes': {'city_age': {'keys': {'city': 1, 'age': -1}}}}"
+    if not isinstance(indexes, Mapping):
+        raise DefinitionError(
+            f"setting 'indexes' of model {name!r} must be a dict of index name → "
+            f"{{'keys': ..., 'options': ...}}, got {indexes!r:.80}; {example}"
+        )
+    for iname, spec in indexes.items():
+        where = f"index {iname!r} of model {name!r}"
+        if not isinstance(iname, str) or not iname:
+            raise DefinitionError(
+                f"index names of model {name!r} must be non-empty str, got {iname!r}"
+            )
+        if not isinstance(spec, Mapping):
+            raise DefinitionError(f"{where} must be a dict, got {spec!r:.80}; {example}")
+        keys, options = index_parts(spec)
+        if not isinstance(keys, Mapping) or not keys:
+            raise DefinitionError(
+                f"{where}: 'keys' must be a non-empty dict, got {keys!r:.80}; {example}"
+            )
+        if not isinstance(options, Mapping) or any(k != "unique" for k in options):
+            raise DefinitionError(
+                f"{where}: 'options' must be a dict such as {{'unique': True}}, got {options!r:.80}"
+            )
+        if not isinstance(options.get("unique", False), bool):
+            raise DefinitionError(f"{where}: 'unique' must be True or False")
+        for key, direction in keys.items():
+            prop = props.get(key) if isinstance(key, str) else None
+            if prop is None:
+                raise DefinitionError(
+                    f"{where} names {key!r}, which is not a property of the model (indexes "
+                    f"apply to top-level properties: {', '.join(props) or 'none'})"
+                )
+            if prop.type not in INDEXABLE_TYPES:
+                raise DefinitionError(
+                    f"{where}: property {key!r} is {prop.describe()}; indexes cover "
+                    f"{', '.join(sorted(INDEXABLE_TYPES))} properties"
+                )
+            if direction not in (1, -1) or isinstance(direction, bool):
+                raise DefinitionError(
+                    f"{where}: direction of {key!r} must be 1 or -1, got {direction!r}"
+                )
+
+
+def index_parts(spec: Mapping[str, Any]) -> tuple[Any, Any]:
+    """Return ``(keys, options)`` of one model-level index spec (either LoopBack form)."""
+    if "keys" in spec:
+        return spec["keys"], spec.get("options", {}) or {}
+    return {k: v for k, v in spec.items() if k != "options"}, spec.get("options", {}) or {}
 
 
 def validate_model_name(name: object) -> str:
@@ -154,6 +230,7 @@ def make_definition(
     class equals that of the nested spec it came from; named models keep ``""``).
     """
     plist = list(props)
+    check_indexes(name, {p.name: p for p in plist}, settings)
     return ModelDefinition(
         name,
         MappingProxyType({p.name: p for p in plist}),

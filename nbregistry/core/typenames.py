@@ -6,7 +6,7 @@ import datetime as _dt
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["PYTHON_TYPES", "TYPE_NAMES", "check_scalar"]
+__all__ = ["PYTHON_TYPES", "TYPE_NAMES", "UTC", "check_scalar", "to_utc"]
 
 #: Canonical type names, in the order error messages list them.
 TYPE_NAMES: tuple[str, ...] = (
@@ -59,17 +59,36 @@ def _check_boolean(v: Any) -> tuple[bool, Any]:
     return isinstance(v, bool), v
 
 
-def _check_date(v: Any) -> tuple[bool, Any]:
+UTC = _dt.UTC
+
+
+def to_utc(v: Any) -> _dt.datetime | None:
+    """Return ``v`` as an aware UTC datetime (DESIGN §12.3), or None if it is no date.
+
+    An aware datetime (or ISO string with an offset) is converted to UTC; a naive one, a
+    ``date`` and an ISO string without an offset (``"2024-06-15"``) are taken as UTC.
+    """
     if isinstance(v, _dt.datetime):
-        return True, v
+        tz = v.tzinfo
+        if tz is UTC:
+            return v
+        if tz is None or v.utcoffset() is None:
+            return v.replace(tzinfo=UTC)
+        return v.astimezone(UTC)
     if isinstance(v, _dt.date):
-        return True, _dt.datetime(v.year, v.month, v.day)
+        return _dt.datetime(v.year, v.month, v.day, tzinfo=UTC)
     if isinstance(v, str):
         try:
-            return True, _dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+            parsed = _dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
         except ValueError:
-            return False, v
-    return False, v
+            return None
+        return to_utc(parsed)
+    return None
+
+
+def _check_date(v: Any) -> tuple[bool, Any]:
+    out = to_utc(v)
+    return (False, v) if out is None else (True, out)
 
 
 def _check_object(v: Any) -> tuple[bool, Any]:

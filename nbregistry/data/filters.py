@@ -3,14 +3,20 @@
 ``where`` syntax (DESIGN §4b, §11):
 
 * ``{"prop": value}`` — equality (``None`` matches a missing value; a compiled
-  ``re.Pattern`` is searched in string values);
+  ``re.Pattern`` is searched in string values; on an ``array`` property a scalar value
+  matches rows whose array contains it, as LoopBack does);
 * ``{"prop": {"op": value, ...}}`` with ``eq neq gt gte lt lte inq nin between like
-  nlike ilike`` (several operators in one dict must all hold);
+  nlike ilike nilike regexp`` (several operators in one dict must all hold);
+  ``regexp`` takes a ``re.Pattern`` or a string ``"/pattern/flags"`` (flags ``i m s``)
+  and is searched in string values;
 * ``{"and": [where, ...]}``, ``{"or": [where, ...]}``; several keys in one dict are ANDed;
 * dotted paths reach into embedded objects: ``"address.city"`` (a digit segment indexes
   a list: ``"tags.0"``).
 
-Negative operators (``neq nin nlike``) are the exact complement of their positive
+Date values are aware UTC datetimes (DESIGN §12.3): a filter value is converted like a
+stored one (an ISO string or a naive datetime without an offset is taken as UTC).
+
+Negative operators (``neq nin nlike nilike``) are the exact complement of their positive
 operator, so a missing value is ``neq`` any non-``None`` value. ``gt``/``lt``-style
 comparisons never match a missing value or a value of an incomparable type.
 Every malformed filter raises :class:`~nbregistry.errors.FilterError` naming its path.
@@ -19,11 +25,14 @@ Every malformed filter raises :class:`~nbregistry.errors.FilterError` naming its
 from __future__ import annotations
 
 import datetime as _dt
+import heapq
 import re
 from collections.abc import Callable, Mapping
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import FilterError
+from ..core.typenames import to_utc
 
 if TYPE_CHECKING:
     from ..core.model import Model, PropertyDefinition
@@ -35,7 +44,11 @@ __all__ = [
     "id_lookup",
     "parse_fields",
     "parse_limit",
+    "parse_regexp",
+    "parse_skip",
+    "plan_where",
     "resolve_path",
+    "top_rows",
 ]
 
 Row = dict[str, Any]
@@ -54,6 +67,8 @@ OPERATORS: tuple[str, ...] = (
     "like",
     "nlike",
     "ilike",
+    "nilike",
+    "regexp",
 )
 _OPS = frozenset(OPERATORS)
 _LOGICAL = ("and", "or")
@@ -146,21 +161,19 @@ def _coerce_value(prop: PropertyDefinition | None, value: Any, path: str) -> Any
     """Return the filter value in stored form (dates parsed); FilterError if it cannot match."""
     if value is None or prop is None or not isinstance(prop.type, str):
         return value
+    t = prop.type
+    if t == "array" and prop.items is not None and not isinstance(value, (list, tuple)):
+        # a scalar compared with an array property: an element of the array (contains)
+        return _coerce_value(prop.items, value, path)
     if isinstance(value, re.Pattern):
-        if prop.type in ("string", "any"):
+        if t in ("string", "any", "array"):
             return value
         raise FilterError(f"{path}: a regular expression only matches string properties")
-    t = prop.type
     if t == "date":
-        if isinstance(value, _dt.datetime):
-            return value
-        if isinstance(value, _dt.date):
-            return _dt.datetime(value.year, value.month, value.day)
-        if isinstance(value, str):
-            try:
-                return _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                pass
+        if isinstance(value, (_dt.date, str)):
+            utc = to_utc(value)
+            if utc is not None:
+                return utc
         raise FilterError(
             f"{path}: {value!r} cannot be compared with date property; "
             "use a datetime, a date or an ISO-8601 str"
@@ -195,6 +208,37 @@ def _like_regex(pattern: Any, path: str, ignore_case: bool) -> re.Pattern[str]:
     return re.compile("".join(out), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
+_REGEXP_RE = re.compile(r"/(.*)/([A-Za-z]*)", re.DOTALL)
+_REGEXP_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
+
+
+def parse_regexp(value: Any, path: str) -> re.Pattern[str]:
+    """Return the pattern of a ``regexp`` operand (re.Pattern or "/pattern/flags"); FilterError."""
+    if isinstance(value, re.Pattern):
+        if not isinstance(value.pattern, str):
+            raise FilterError(f"{path}: expects a str pattern, got bytes pattern {value!r}")
+        return value
+    m = _REGEXP_RE.fullmatch(value) if isinstance(value, str) else None
+    if m is None:
+        raise FilterError(
+            f"{path}: expects a compiled re.Pattern or a str '/pattern/flags' (flags i, m, "
+            f"s), got {value!r:.80}; e.g. {{'regexp': '/^ann/i'}}"
+        )
+    flags = 0
+    for ch in m.group(2):
+        flag = _REGEXP_FLAGS.get(ch)
+        if flag is None:
+            raise FilterError(
+                f"{path}: unknown regexp flag {ch!r} in {value!r:.80}; use i (ignore case), "
+                "m (multi-line) or s (dot matches newline)"
+            )
+        flags |= flag
+    try:
+        return re.compile(m.group(1), flags)
+    except re.error as exc:
+        raise FilterError(f"{path}: invalid regular expression {value!r:.80}: {exc}") from None
+
+
 def _safe(cmp: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     def op(a: Any, b: Any) -> bool:
         if a is None:
@@ -220,7 +264,18 @@ def _hashable(values: list[Any]) -> frozenset[Any] | None:
         return None
 
 
-def _equals(get: Callable[[Row], Any], value: Any) -> Predicate:
+def _equals(
+    get: Callable[[Row], Any], value: Any, prop: PropertyDefinition | None = None
+) -> Predicate:
+    if (
+        prop is not None
+        and prop.type == "array"
+        and value is not None
+        and not isinstance(value, (list, tuple, Mapping))
+    ):
+        # LoopBack: {"tags": "a"} on an array property matches arrays containing "a".
+        elem = _equals(lambda v: v, value)
+        return lambda row: type(arr := get(row)) is list and any(elem(x) for x in arr)
     if isinstance(value, re.Pattern):
         rx = value
         return lambda row: isinstance(v := get(row), str) and rx.search(v) is not None
@@ -238,10 +293,18 @@ def _operator(
 ) -> Predicate:
     """Compile one ``{"op": value}`` condition."""
     if op == "eq":
-        return _equals(get, _coerce_value(prop, value, path))
+        return _equals(get, _coerce_value(prop, value, path), prop)
     if op == "neq":
-        pos = _equals(get, _coerce_value(prop, value, path))
+        pos = _equals(get, _coerce_value(prop, value, path), prop)
         return lambda row: not pos(row)
+    if op == "regexp":
+        if prop is not None and isinstance(prop.type, str) and prop.type not in ("string", "any"):
+            raise FilterError(
+                f"{path}: a regular expression only matches string properties, and "
+                f"{prop.name!r} is {prop.describe()}"
+            )
+        rx = parse_regexp(value, path)
+        return lambda row: isinstance(v := get(row), str) and rx.search(v) is not None
     if op in ("gt", "gte", "lt", "lte"):
         if value is None:
             raise FilterError(f"{path}: cannot compare with None; use {{'eq': None}}")
@@ -282,15 +345,15 @@ def _operator(
         lo = _coerce_value(prop, value[0], f"{path}[0]")
         hi = _coerce_value(prop, value[1], f"{path}[1]")
         return lambda row: _gte(v := get(row), lo) and _lte(v, hi)
-    if op in ("like", "nlike", "ilike"):
-        rx = _like_regex(value, path, ignore_case=op == "ilike")
+    if op in ("like", "nlike", "ilike", "nilike"):
+        rx = _like_regex(value, path, ignore_case=op in ("ilike", "nilike"))
         match = rx.search if isinstance(value, re.Pattern) else rx.fullmatch
 
         def pos(row: Row) -> bool:
             v = get(row)
             return isinstance(v, str) and match(v) is not None
 
-        if op == "nlike":
+        if op in ("nlike", "nilike"):
             return lambda row: not pos(row)
         return pos
     raise FilterError(  # pragma: no cover - guarded by the caller
@@ -353,7 +416,7 @@ def compile_where(cls: type[Model], where: Any, path: str = "where") -> Predicat
                     )
                 preds.append(_operator(get, op, value, prop, f"{prop_path}.{op}"))
         else:
-            preds.append(_equals(get, _coerce_value(prop, cond, prop_path)))
+            preds.append(_equals(get, _coerce_value(prop, cond, prop_path), prop))
     if not preds:
         return _always
     return _all_of(preds)
@@ -376,27 +439,134 @@ def id_lookup(where: Any, id_name: str | None) -> tuple[bool, Any]:
     return True, value
 
 
+# --- index planning ----------------------------------------------------------------------
+
+
+class Access:
+    """What a ``where`` asks of one top-level property, in index terms.
+
+    ``eq`` is the list of values it must equal (``eq``/``inq``/plain equality; None when
+    unconstrained); ``lo``/``hi`` the range bounds (None = open); ``exact`` is False when
+    some condition on the property is not an equality or a range (``neq``, ``like``, ...),
+    so matches must still be checked row by row.
+    """
+
+    __slots__ = ("eq", "exact", "hi", "hi_incl", "lo", "lo_incl")
+
+    def __init__(self) -> None:
+        self.eq: list[Any] | None = None
+        self.lo: Any = None
+        self.lo_incl = True
+        self.hi: Any = None
+        self.hi_incl = True
+        self.exact = True
+
+    @property
+    def ranged(self) -> bool:
+        """Return True when the access bounds the value on either side."""
+        return self.lo is not None or self.hi is not None
+
+    def _low(self, v: Any, incl: bool) -> None:
+        lo = self.lo
+        if lo is not None and lo != lo:
+            return  # a NaN bound already empties the range
+        if lo is None or v != v or v > lo or (v == lo and not incl):
+            self.lo, self.lo_incl = v, incl
+
+    def _high(self, v: Any, incl: bool) -> None:
+        hi = self.hi
+        if hi is not None and hi != hi:
+            return
+        if hi is None or v != v or v < hi or (v == hi and not incl):
+            self.hi, self.hi_incl = v, incl
+
+
+_INDEXED_OPS = frozenset({"eq", "inq", "gt", "gte", "lt", "lte", "between"})
+
+
+def plan_where(cls: type[Model], where: Any, indexed: Mapping[str, Any]) -> dict[str, Access]:
+    """Return ``{property: Access}`` for the conditions of ``where`` on ``indexed`` properties.
+
+    Only top-level keys of a plain ``where`` dict are read (``and``/``or`` and dotted paths
+    are left to the predicate). Call after :func:`compile_where` accepted ``where``.
+    """
+    out: dict[str, Access] = {}
+    if not isinstance(where, Mapping):
+        return out
+    for key, cond in where.items():
+        if key not in indexed:
+            continue
+        prop = cls.definition.properties.get(key)
+        acc = Access()
+        if not isinstance(cond, Mapping):
+            if isinstance(cond, (re.Pattern, list, tuple)):
+                continue
+            acc.eq = [_coerce_value(prop, cond, key)]
+            out[key] = acc
+            continue
+        try:
+            for op, value in cond.items():
+                if op not in _INDEXED_OPS:
+                    acc.exact = False
+                    continue
+                if op in ("eq", "inq"):
+                    vals = [value] if op == "eq" else list(value)
+                    if any(isinstance(v, re.Pattern) for v in vals):
+                        acc.exact = False
+                        continue
+                    vals = [_coerce_value(prop, v, key) for v in vals]
+                    acc.eq = vals if acc.eq is None else [v for v in acc.eq if v in vals]
+                elif op == "between":
+                    acc._low(_coerce_value(prop, value[0], key), True)
+                    acc._high(_coerce_value(prop, value[1], key), True)
+                elif op in ("gt", "gte"):
+                    acc._low(_coerce_value(prop, value, key), op == "gte")
+                else:
+                    acc._high(_coerce_value(prop, value, key), op == "lte")
+        except TypeError:
+            continue  # incomparable bounds (NaN mixes are fine): leave it to the scan
+        if acc.eq is not None or acc.ranged:
+            out[key] = acc
+    return out
+
+
 # --- order, fields, limit -------------------------------------------------------------
 
 _ORDER_RE = re.compile(r"\s*([^\s]+)(?:\s+(asc|desc))?\s*", re.IGNORECASE)
 
 
+def _order_terms(order: Any) -> list[tuple[str, Any]]:
+    """Return ``[(error path, term)]`` of an ``order``: a str split on commas, or a list."""
+    if isinstance(order, str):
+        return [("order", part) for part in order.split(",")]
+    if not isinstance(order, (list, tuple)):
+        raise FilterError(
+            "order must be 'prop', 'prop ASC', 'prop DESC', a comma-separated str of them "
+            f"('age DESC, name') or a list of them, got {order!r:.80}"
+        )
+    out: list[tuple[str, Any]] = []
+    for i, item in enumerate(order):
+        parts = item.split(",") if isinstance(item, str) else [item]
+        out.extend((f"order[{i}]", part) for part in parts)
+    return out
+
+
 def compile_order(cls: type[Model], order: Any) -> list[tuple[Callable[[Row], Any], bool, str]]:
-    """Parse ``order`` into ``[(getter, descending, path)]``; FilterError if malformed."""
+    """Parse ``order`` into ``[(getter, descending, path)]``; FilterError if malformed.
+
+    ``order`` is ``"prop"``, ``"prop ASC"``, ``"prop DESC"``, LoopBack's comma-separated
+    ``"age DESC, name"`` or a list of such strings.
+    """
     if order is None:
         return []
-    items = [order] if isinstance(order, str) else order
-    if not isinstance(items, (list, tuple)):
-        raise FilterError(
-            f"order must be 'prop', 'prop ASC', 'prop DESC' or a list of them, got {order!r:.80}"
-        )
     out = []
-    for i, item in enumerate(items):
-        where_path = "order" if isinstance(order, str) else f"order[{i}]"
+    for where_path, item in _order_terms(order):
         m = _ORDER_RE.fullmatch(item) if isinstance(item, str) else None
         if m is None:
+            shown = item.strip() if isinstance(item, str) else item
             raise FilterError(
-                f"{where_path}: {item!r} is not 'prop', 'prop ASC' or 'prop DESC'; e.g. 'age DESC'"
+                f"{where_path}: {shown!r} is not 'prop', 'prop ASC' or 'prop DESC'; "
+                "e.g. 'age DESC' or 'age DESC, name'"
             )
         prop_path = m.group(1)
         _prop_for_path(cls, prop_path, where_path, "order")
@@ -420,6 +590,26 @@ def sort_rows(rows: list[Row], keys: list[tuple[Callable[[Row], Any], bool, str]
             ) from None
         rows = present + missing  # reverse=True keeps ties in their original order
     return rows
+
+
+def top_rows(
+    rows: list[Row], keys: list[tuple[Callable[[Row], Any], bool, str]], k: int
+) -> list[Row]:
+    """Return the first ``k`` rows of :func:`sort_rows` order; O(n log k) for one key."""
+    if len(keys) != 1 or k >= len(rows):
+        return sort_rows(rows, keys)[:k]
+    get, desc, _ = keys[0]
+    present = [r for r in rows if get(r) is not None]
+    if k < len(present):
+        pick = heapq.nlargest if desc else heapq.nsmallest  # both stable, like sorted()
+        try:
+            return pick(k, present, key=get)
+        except TypeError:
+            return sort_rows(rows, keys)[:k]  # raises the FilterError naming the types
+    out = sort_rows(present, keys)
+    if len(out) < k:
+        out.extend(islice((r for r in rows if get(r) is None), k - len(out)))
+    return out
 
 
 def parse_fields(cls: type[Model], fields: Any) -> tuple[list[str] | None, frozenset[str]]:
@@ -461,6 +651,21 @@ def parse_fields(cls: type[Model], fields: Any) -> tuple[list[str] | None, froze
         f"fields must be a list of property names or a dict such as {{'name': True}}, "
         f"got {fields!r:.80}"
     )
+
+
+def parse_skip(skip: Any, offset: Any) -> int:
+    """Return the validated ``skip`` (``offset`` is its LoopBack alias); FilterError.
+
+    Giving both with different values is a FilterError.
+    """
+    if offset is not None:
+        off = parse_limit(offset, "offset")
+        if skip is not None and parse_limit(skip, "skip") != off:
+            raise FilterError(
+                f"give skip= or offset= (its alias), not both: got skip={skip!r}, offset={offset!r}"
+            )
+        return off or 0
+    return parse_limit(skip, "skip") or 0
 
 
 def parse_limit(value: Any, name: str) -> int | None:

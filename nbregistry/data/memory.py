@@ -1,9 +1,9 @@
 """The embedded memory connector: rows per model, LoopBack filters, optional store file.
 
 Rows belong to the DataSource and are keyed by model name. Each model's table is a dict
-``{id: row}`` (insertion ordered), so a lookup by id is O(1) and the default order is
-creation order. Stored rows are plain dicts of validated values; every instance handed
-out is a copy.
+``{id: row}`` kept in id order (re-sorted lazily after an out-of-order explicit id), so a
+lookup by id is O(1) and rows without ``order`` come in id order (DESIGN §12.3). Stored
+rows are plain dicts of validated values; every instance handed out is a copy.
 
 Decisions (DESIGN §4b leaves them open):
 
@@ -44,8 +44,12 @@ from .filters import (
     id_lookup,
     parse_fields,
     parse_limit,
+    parse_skip,
+    plan_where,
     sort_rows,
+    top_rows,
 )
+from .indexes import Index, IndexSet
 from .persistence import (
     FILE_FORMAT,
     FILE_VERSION,
@@ -89,16 +93,75 @@ def _plain(v: Any) -> Any:
     return copy.deepcopy(v)
 
 
+def _id_key(v: Any) -> tuple[int, Any]:
+    """Return the sort key of an id: numbers, then strings, then anything else by repr."""
+    t = type(v)
+    if t is int or t is float or t is bool:
+        return (0, v)
+    if t is str:
+        return (1, v)
+    return (2, f"{t.__name__}:{v!r}")
+
+
+def _note_new_keys(t: _Table, keys: Iterable[Any]) -> None:
+    """Record keys about to be added to ``t.rows``; clear ``id_sorted`` if one is out of order."""
+    last = t.last_key
+    in_order = t.id_sorted
+    for key in keys:
+        if last is _MISSING:
+            last = key
+        elif type(key) is int and type(last) is int:
+            if key > last:
+                last = key
+            else:
+                in_order = False
+        elif _id_key(key) > _id_key(last):
+            last = key
+        else:
+            in_order = False
+    t.last_key = last
+    t.id_sorted = in_order
+
+
+def _sort_by_id(t: _Table) -> None:
+    """Re-order ``t.rows`` (in place) by id after an out-of-order insert (lock held)."""
+    if t.id_sorted:
+        return
+    items = sorted(t.rows.items(), key=lambda kv: _id_key(kv[0]))
+    t.rows.clear()
+    t.rows.update(items)
+    t.last_key = items[-1][0] if items else _MISSING
+    t.id_sorted = True
+
+
 class _Table:
     """The rows of one model: ``{id: row}`` plus id generation and the encoded cache."""
 
-    __slots__ = ("cls", "disk_keyed", "encoded", "extras", "flat", "id_name", "next_id", "rows")
+    __slots__ = (
+        "cls",
+        "disk_keyed",
+        "encoded",
+        "extras",
+        "flat",
+        "id_name",
+        "id_sorted",
+        "indexes",
+        "last_key",
+        "next_id",
+        "rows",
+    )
 
     def __init__(self, cls: type[Model]) -> None:
         self.cls = cls
         self.rows: dict[Any, Row] = {}
+        # True while ``rows`` iterates in id order; an explicit id below ``last_key`` (the
+        # largest key added since the last sort) clears it until the next read re-sorts.
+        self.id_sorted = True
+        self.last_key: Any = _MISSING
         self.next_id = 1
         self.id_name: str | None = cls.definition.id_property
+        # the model's indexes (DESIGN §12.4), kept in step with ``rows`` by every write
+        self.indexes = IndexSet(cls)
         # True while every stored value is immutable (then a copy is ``row.copy()``).
         self.flat = True
         # keys outside the definition seen in stored rows (non-strict models), in order.
@@ -224,7 +287,13 @@ class MemoryConnector(Connector):
                 "file; the file was left untouched"
             )
         t.next_id = raw["next_id"]
-        self._put_rows(t, rows, fresh=True)
+        bad = self._put_rows(t, rows, fresh=True)
+        if bad:
+            raise PersistenceError(
+                f"{self._path}: stored rows of model {cls.model_name!r} break its unique "
+                f"indexes: {_describe_violations(t, bad)}; fix the definition, or use another "
+                "file; the file was left untouched"
+            )
         return t
 
     def _migrate(self, cls: type[Model], old: _Table) -> _Table:
@@ -256,7 +325,22 @@ class MemoryConnector(Connector):
             keyed = None
         else:
             keyed = list(old.rows)
-        self._put_rows(t, rows, fresh=True, keys=keyed)
+        bad = self._put_rows(t, rows, fresh=True, keys=keyed)
+        if bad:
+            raise ValidationError(
+                cls.model_name,
+                [
+                    (f"[{key!r}].{','.join(idx.props)}", msg)
+                    for key, idx, msg in _violation_messages(t, bad, {})[:20]
+                ]
+                + [
+                    (
+                        "(rows)",
+                        "stored rows break a unique index of the redefined model; fix the "
+                        f"definition or call {cls.model_name}.destroy_all() to drop them",
+                    )
+                ],
+            )
         return t
 
     def on_model_removed(self, cls: type[Model]) -> None:
@@ -304,8 +388,11 @@ class MemoryConnector(Connector):
 
     def _put_rows(
         self, t: _Table, rows: list[Row], *, fresh: bool, keys: list[Any] | None = None
-    ) -> None:
-        """Store already-validated rows with their ids (used by load and migration)."""
+    ) -> list[tuple[Any, Index, Any, Any]]:
+        """Store already-validated rows with their ids (used by load and migration).
+
+        Build the indexes; return the unique violations found (the caller raises).
+        """
         id_name = t.id_name
         for i, values in enumerate(rows):
             row = self._store_row(t, values)
@@ -317,11 +404,18 @@ class MemoryConnector(Connector):
                 key = self._next_key(t, None)
                 if id_name is not None:
                     row[id_name] = key
+            _note_new_keys(t, (key,))
             t.rows[key] = row
             if isinstance(key, int) and not isinstance(key, bool) and key >= t.next_id:
                 t.next_id = key + 1
             if self._path is not None:
                 t.encoded[key] = self._encode_row(t, key, row)
+        if not t.indexes:
+            return []
+        bad = t.indexes.violations({}, t.rows, [])
+        if not bad:
+            t.indexes.rebuild(t.rows)
+        return bad
 
     def _next_key(self, t: _Table, taken: Any) -> Any:
         id_prop = None if t.id_name is None else t.cls.definition.properties[t.id_name]
@@ -351,12 +445,38 @@ class MemoryConnector(Connector):
 
     # --- writes --------------------------------------------------------------------------
 
-    def _commit(self, t: _Table, puts: dict[Any, Row], deletes: Iterable[Any] = ()) -> None:
-        """Apply puts/deletes (lock held, all validated); save; roll back if saving fails."""
+    def _commit(
+        self, t: _Table, puts: dict[Any, Row], deletes: Iterable[Any] = (), *, bulk: bool = False
+    ) -> None:
+        """Apply puts/deletes (lock held, all validated); save; roll back if saving fails.
+
+        Raises ValidationError (nothing written) when a put breaks a unique index.
+        """
+        rows = t.rows
+        indexes = t.indexes
+        if indexes:
+            deletes = list(deletes)
+            bad = indexes.violations(rows, puts, deletes)
+            if bad:
+                order = {key: i for i, key in enumerate(puts)} if bulk else {}
+                raise ValidationError(
+                    t.cls.model_name,
+                    [
+                        (
+                            f"[{order[key]}].{','.join(idx.props)}"
+                            if bulk
+                            else ",".join(idx.props),
+                            msg,
+                        )
+                        for key, idx, msg in _violation_messages(t, bad, puts)
+                    ],
+                )
+            indexes.apply(rows, puts, deletes)
+        _note_new_keys(t, [key for key in puts if key not in rows])
         if self._path is None:
-            t.rows.update(puts)
+            rows.update(puts)
             for key in deletes:
-                t.rows.pop(key, None)
+                rows.pop(key, None)
             return
         enc = {key: self._encode_row(t, key, row) for key, row in puts.items()}
         deletes = list(deletes)
@@ -370,6 +490,9 @@ class MemoryConnector(Connector):
             self._save(t, enc, deletes)
         except BaseException:
             t.rows, t.encoded, t.next_id = old_rows, old_enc, old_next
+            t.id_sorted = False
+            if indexes:
+                indexes.rebuild(old_rows)
             raise
         t.disk_keyed = True
 
@@ -407,7 +530,7 @@ class MemoryConnector(Connector):
                         if isinstance(key, int) and not isinstance(key, bool):
                             t.next_id = max(t.next_id, key + 1)
                     puts[key] = self._store_row(t, values)
-                self._commit(t, puts)
+                self._commit(t, puts, bulk=bulk)
             except BaseException:
                 t.next_id = next_before
                 raise
@@ -537,7 +660,7 @@ class MemoryConnector(Connector):
             raise ValidationError(cls.model_name, errors)
         with self._lock:
             puts = {}
-            for key, row in self._select(t, where, pred):
+            for key, row in self._matching(t, cls, where, pred):
                 new = dict(row)
                 new.update(self._store_row(t, changes))
                 puts[key] = new
@@ -569,7 +692,7 @@ class MemoryConnector(Connector):
         t = self._table(cls)
         pred = compile_where(cls, where)
         with self._lock:
-            keys = [key for key, _ in self._select(t, where, pred)]
+            keys = [key for key, _ in self._matching(t, cls, where, pred)]
             if keys:
                 self._commit(t, {}, keys)
             return len(keys)
@@ -627,6 +750,88 @@ class MemoryConnector(Connector):
             return list(t.rows.items())
         return [(k, r) for k, r in t.rows.items() if pred(r)]
 
+    def _plan(
+        self, t: _Table, cls: type[Model], where: Any
+    ) -> tuple[Index, list[Any], int, bool] | None:
+        """Pick the index answering ``where`` best: ``(index, values, rows, exact)`` or None.
+
+        ``values`` are the index values to read, ``rows`` how many rows they hold (no row
+        visited) and ``exact`` says those rows are exactly the matches (no predicate check).
+        None means no index applies: scan.
+        """
+        indexes = t.indexes
+        if not indexes or not isinstance(where, Mapping) or not where:
+            return None
+        single = indexes.single
+        plan = plan_where(cls, where, single if not indexes.compound else _all_props(indexes))
+        best: tuple[Index, list[Any], int, bool] | None = None
+        for prop, acc in plan.items():
+            idx = single.get(prop)
+            if idx is None:
+                continue
+            if acc.eq is not None:
+                values = list(dict.fromkeys(acc.eq))
+            else:
+                values = idx.range_values(acc.lo, acc.lo_incl, acc.hi, acc.hi_incl)
+            n = idx.count_values(values)
+            exact = len(where) == 1 and acc.exact and not (acc.eq is not None and acc.ranged)
+            if best is None or n < best[2]:
+                best = (idx, values, n, exact)
+        for idx in indexes.compound:
+            accs = [plan.get(p) for p in idx.props]
+            if all(a is not None and a.eq is not None and len(a.eq) == 1 for a in accs):
+                value = tuple(a.eq[0] for a in accs)  # type: ignore[union-attr]
+                n = idx.count_values([value])
+                exact = len(where) == len(idx.props) and all(
+                    a.exact and not a.ranged
+                    for a in accs  # type: ignore[union-attr]
+                )
+                if best is None or n < best[2]:
+                    best = (idx, [value], n, exact)
+        return best
+
+    def _matching(
+        self, t: _Table, cls: type[Model], where: Any, pred: Any
+    ) -> list[tuple[Any, Row]]:
+        """Return ``[(key, row)]`` matching ``where`` in id order (lock held, ids sorted)."""
+        if id_lookup(where, t.id_name)[0]:
+            return self._select(t, where, pred)
+        if where is None:
+            return list(t.rows.items())
+        plan = self._plan(t, cls, where)
+        rows = t.rows
+        if plan is None:
+            return [(k, r) for k, r in rows.items() if pred(r)]
+        idx, values, _, exact = plan
+        keys = _sort_keys(idx.keys_of(values))
+        if exact:
+            return [(k, rows[k]) for k in keys]
+        return [(k, r) for k in keys if pred(r := rows[k])]
+
+    def _walk_index(
+        self, t: _Table, idx: Index, desc: bool, where: Any, pred: Any, need: int | None
+    ) -> list[tuple[Any, Row]]:
+        """Return matches in index order (missing values last, ties by id), ``need`` at most."""
+        rows = t.rows
+        buckets = idx.buckets
+        out: list[tuple[Any, Row]] = []
+        values = idx.ordered()
+        seq = reversed(values) if desc else iter(values)
+        for v in _then_none(seq):
+            b = buckets.get(v)
+            if not b:
+                continue
+            keys = list(b)
+            if len(keys) > 1:
+                _sort_keys(keys)
+            for k in keys:
+                r = rows[k]
+                if where is None or pred(r):
+                    out.append((k, r))
+                    if need is not None and len(out) >= need:
+                        return out
+        return out
+
     def _query(
         self,
         cls: type[Model],
@@ -634,27 +839,48 @@ class MemoryConnector(Connector):
         order: Any,
         limit: Any,
         skip: Any,
+        offset: Any = None,
     ) -> tuple[_Table, list[Any], list[Row]]:
-        """Return the table, keys and rows matching a filter, ordered and sliced."""
+        """Return the table, keys and rows matching a filter, ordered and sliced.
+
+        Planned: an index answers equality/``inq``/ranges when one applies; ``order`` on an
+        indexed property walks the index; otherwise ``order`` + ``limit`` is a top-k
+        selection. Instances are built by the caller, only for the rows returned.
+        """
         t = self._table(cls)
         pred = compile_where(cls, where)
         keys_order = compile_order(cls, order)
         lim = parse_limit(limit, "limit")
-        off = parse_limit(skip, "skip") or 0
+        off = parse_skip(skip, offset)
+        stop = None if lim is None else off + lim
         with self._lock:
+            _sort_by_id(t)
+            if lim == 0:
+                return t, [], []
             if keys_order:
-                pairs = self._select(t, where, pred)
+                if len(keys_order) == 1:
+                    idx = t.indexes.single.get(keys_order[0][2])
+                    if (
+                        idx is not None
+                        and not idx.nan
+                        and not id_lookup(where, t.id_name)[0]
+                        and (where is None or self._plan(t, cls, where) is None)
+                    ):
+                        pairs = self._walk_index(t, idx, keys_order[0][1], where, pred, stop)
+                        pairs = pairs[off:stop]
+                        return t, [k for k, _ in pairs], [r for _, r in pairs]
+                pairs = self._matching(t, cls, where, pred)
                 by_id = {id(r): k for k, r in pairs}
-                rows = sort_rows([r for _, r in pairs], keys_order)
-                stop = None if lim is None else off + lim
-                rows = rows[off:stop]
+                matched = [r for _, r in pairs]
+                if stop is None:
+                    rows = sort_rows(matched, keys_order)[off:]
+                else:
+                    rows = top_rows(matched, keys_order, stop)[off:stop]
                 return t, [by_id[id(r)] for r in rows], rows
-            is_id, _ = id_lookup(where, t.id_name)
-            stop = None if lim is None else off + lim
-            if is_id:
-                pairs = self._select(t, where, pred)[off:stop]
-            elif where is None:
+            if where is None:
                 pairs = list(islice(t.rows.items(), off, stop))
+            elif id_lookup(where, t.id_name)[0] or t.indexes:
+                pairs = self._matching(t, cls, where, pred)[off:stop]
             else:
                 gen = ((k, r) for k, r in t.rows.items() if pred(r))
                 pairs = list(islice(gen, off, stop))
@@ -668,10 +894,12 @@ class MemoryConnector(Connector):
         limit: Any = None,
         skip: Any = None,
         fields: Any = None,
+        *,
+        offset: Any = None,
     ) -> list[Model]:
         """Return copies of the matching rows as instances; FilterError for a bad filter."""
         include, exclude = parse_fields(cls, fields)
-        t, _, rows = self._query(cls, where, order, limit, skip)
+        t, _, rows = self._query(cls, where, order, limit, skip, offset)
         if include is None and not exclude:
             flat = t.flat
             return [self._instance(cls, r, flat) for r in rows]
@@ -701,7 +929,18 @@ class MemoryConnector(Connector):
             is_id, _ = id_lookup(where, t.id_name)
             if is_id:
                 return len(self._select(t, where, pred))
-            return sum(1 for r in t.rows.values() if pred(r))
+            plan = self._plan(t, cls, where)
+            if plan is not None:
+                idx, values, n, exact = plan
+                if exact:
+                    return n  # the index's bucket sizes: no row visited
+                rows = t.rows
+                return sum(1 for k in idx.keys_of(values) if pred(rows[k]))
+            n = 0
+            for r in t.rows.values():
+                if pred(r):
+                    n += 1
+            return n
 
     def to_frame(
         self,
@@ -711,10 +950,12 @@ class MemoryConnector(Connector):
         limit: Any = None,
         skip: Any = None,
         fields: Any = None,
+        *,
+        offset: Any = None,
     ) -> pd.DataFrame:
         """Return matching rows as a DataFrame: ids as index, columns in property order."""
         include, exclude = parse_fields(cls, fields)
-        t, keys, rows = self._query(cls, where, order, limit, skip)
+        t, keys, rows = self._query(cls, where, order, limit, skip, offset)
         return rows_frame(t, keys, rows, include, exclude)
 
     # --- persistence ---------------------------------------------------------------------
@@ -758,6 +999,60 @@ class MemoryConnector(Connector):
 
 
 # --- helpers --------------------------------------------------------------------------
+
+
+def _violation_messages(
+    t: _Table, bad: list[tuple[Any, Index, Any, Any]], puts: Mapping[Any, Row]
+) -> list[tuple[Any, Index, str]]:
+    """Return ``[(row key, index, message)]`` for unique violations (values shown short)."""
+    out = []
+    for key, idx, value, holder in bad:
+        what = (
+            f"the existing row {holder!r}"
+            if holder in t.rows and holder not in puts
+            else f"row {holder!r} of this write"
+        )
+        shown = repr(value)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        out.append(
+            (
+                key,
+                idx,
+                f"duplicate value {shown} for unique index {idx.name!r}: {what} has it; "
+                "nothing was written",
+            )
+        )
+    return out
+
+
+def _describe_violations(t: _Table, bad: list[tuple[Any, Index, Any, Any]]) -> str:
+    msgs = _violation_messages(t, bad, {})
+    shown = "; ".join(f"[{k!r}].{','.join(i.props)}: {m}" for k, i, m in msgs[:5])
+    return shown + (f" (and {len(msgs) - 5} more)" if len(msgs) > 5 else "")
+
+
+def _sort_keys(keys: list[Any]) -> list[Any]:
+    """Sort row keys into id order (in place; return them)."""
+    try:
+        keys.sort()  # ids of one type: the common case
+    except TypeError:
+        keys.sort(key=_id_key)
+    return keys
+
+
+def _all_props(indexes: IndexSet) -> dict[str, None]:
+    """Return every property some index covers (single or compound)."""
+    out: dict[str, None] = dict.fromkeys(indexes.single)
+    for idx in indexes.compound:
+        out.update(dict.fromkeys(idx.props))
+    return out
+
+
+def _then_none(seq: Iterable[Any]) -> Iterable[Any]:
+    """Yield ``seq`` then None (the missing values come last)."""
+    yield from seq
+    yield None
 
 
 def _file_setting(settings: Mapping[str, Any]) -> str | None:
@@ -833,10 +1128,12 @@ def rows_frame(
             else:
                 columns[name] = np.array(col, dtype=bool)
         elif ptype == "date":
+            # Stored dates are aware UTC datetimes (DESIGN §12.3): datetime64[ns, UTC]; a
+            # date outside the nanosecond range (before 1677, after 2262) stays an object.
             try:
-                columns[name] = pd.to_datetime(col).array
-            except (ValueError, TypeError):
-                columns[name] = pd.to_datetime(col, utc=True).array
+                columns[name] = pd.to_datetime(col, utc=True).as_unit("ns").array
+            except (ValueError, TypeError, OverflowError):
+                columns[name] = pd.Series(col, dtype=object)
         elif ptype == "string":
             columns[name] = col
         else:
@@ -869,6 +1166,6 @@ def _empty_dtype(prop: Any) -> Any:
         "integer": "Int64",
         "number": "float64",
         "boolean": "bool",
-        "date": "datetime64[us]",
+        "date": "datetime64[ns, UTC]",
         "string": "str",
     }.get(ptype, object)  # type: ignore[arg-type]

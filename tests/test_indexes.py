@@ -1,0 +1,494 @@
+"""DESIGN §12.4 indexes: definition flags, fingerprints, unique rules, planning, maintenance.
+
+Every query result on an indexed model is compared with the same query on an index-free
+model holding the same rows (the scan is the reference), including a Hypothesis state
+machine over random writes, redefinitions and queries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from nbregistry import (
+    DataSource,
+    DefinitionError,
+    ModelRegistry,
+    PersistenceError,
+    ValidationError,
+    fingerprint,
+)
+
+UTC = dt.UTC
+
+
+@pytest.fixture
+def reg():
+    r = ModelRegistry()
+    yield r
+    r.clear()
+
+
+@pytest.fixture
+def ds(reg):
+    return DataSource("memory", registry=reg)
+
+
+# --- definitions and fingerprints ------------------------------------------------------
+
+
+def test_index_spellings_normalise_to_flags(ds: DataSource) -> None:
+    M = ds.define(
+        "M",
+        {
+            "a": {"type": "string", "index": True},
+            "b": {"type": "string", "index": {"unique": True}},
+            "c": {"type": "string", "unique": True},
+            "d": {"type": "string", "index": False},
+            "e": "string",
+        },
+    )
+    p = M.definition.properties
+    assert (p["a"].index, p["a"].unique) == (True, False)
+    assert (p["b"].index, p["b"].unique) == (True, True)
+    assert (p["c"].index, p["c"].unique) == (True, True)
+    assert (p["d"].index, p["d"].unique) == (False, False)
+    assert p["b"] == p["c"].__class__("b", "string", index=True, unique=True)
+
+
+def test_flags_count_in_fingerprints_but_defaults_keep_todays() -> None:
+    plain = fingerprint({"a": "string"})
+    assert fingerprint({"a": {"type": "string", "index": False}}) == plain
+    assert fingerprint({"a": {"type": "string", "unique": False}}) == plain
+    indexed = fingerprint({"a": {"type": "string", "index": True}})
+    unique = fingerprint({"a": {"type": "string", "index": {"unique": True}}})
+    assert len({plain, indexed, unique}) == 3
+    assert fingerprint({"a": {"type": "string", "unique": True}}) == unique
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"a": {"type": "string", "index": "yes"}}, r"'index' of property 'a' must be True"),
+        ({"a": {"type": "string", "index": {"uniq": True}}}, r"must be True, False or"),
+        ({"a": {"type": "string", "unique": 1}}, r"'unique' of property 'a' must be True"),
+        ({"a": {"type": "object", "index": True}}, r"property 'a' cannot be indexed"),
+        ({"a": {"type": "array", "index": True}}, r"property 'a' cannot be indexed"),
+        ({"a": [{"type": "string", "index": True}]}, r"indexes apply to top-level"),
+    ],
+)
+def test_bad_index_flags_are_definition_errors(ds: DataSource, spec, message) -> None:
+    with pytest.raises(DefinitionError, match=message):
+        ds.define("Bad", spec)
+    assert "Bad" not in ds.models
+
+
+@pytest.mark.parametrize(
+    ("indexes", "message"),
+    [
+        ([1], r"setting 'indexes' of model 'Bad' must be a dict"),
+        ({"i": {"keys": {}}}, r"'keys' must be a non-empty dict"),
+        ({"i": {"keys": {"nope": 1}}}, r"names 'nope', which is not a property"),
+        ({"i": {"keys": {"a": 2}}}, r"direction of 'a' must be 1 or -1"),
+        ({"i": {"keys": {"a": 1}, "options": {"sparse": True}}}, r"'options' must be a dict"),
+        ({"i": {"keys": {"t": 1}}}, r"property 't' is array"),
+    ],
+)
+def test_bad_model_level_indexes_are_definition_errors(ds, indexes, message) -> None:
+    with pytest.raises(DefinitionError, match=message):
+        ds.define("Bad", {"a": "string", "t": ["string"]}, settings={"indexes": indexes})
+    assert "Bad" not in ds.models
+
+
+# --- unique -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def User(ds: DataSource):
+    U = ds.define(
+        "User",
+        {"email": {"type": "string", "unique": True}, "name": "string", "age": "integer"},
+    )
+    U.create([{"email": "a@x", "name": "Ann", "age": 30}, {"email": "b@x", "name": "Bob"}])
+    return U
+
+
+def rows_of(M) -> list[dict]:
+    return [m.to_dict() for m in M.find()]
+
+
+def test_unique_violations_write_nothing(User) -> None:
+    before = rows_of(User)
+    with pytest.raises(ValidationError, match=r"email: duplicate value 'a@x' for unique index"):
+        User.create(email="a@x")
+    with pytest.raises(ValidationError, match=r"\[1\]\.email: .*the existing row 2"):
+        User.create([{"email": "c@x"}, {"email": "b@x"}])
+    with pytest.raises(ValidationError, match=r"\[2\]\.email: .*row 3 of this write"):
+        User.create([{"email": "c@x"}, {"email": "d@x"}, {"email": "c@x"}])
+    with pytest.raises(ValidationError, match="duplicate value 'b@x'"):
+        User.update_all({"name": "Ann"}, {"email": "b@x"})
+    with pytest.raises(ValidationError, match="duplicate value 'z@x'"):
+        User.update_all(None, {"email": "z@x"})
+    ann = User.find_one({"name": "Ann"})
+    ann.email = "b@x"
+    with pytest.raises(ValidationError, match="duplicate value 'b@x'"):
+        ann.save()
+    assert rows_of(User) == before
+    assert User.count({"email": "c@x"}) == 0 and User.create(email="c@x").id == 3
+
+
+def test_unique_allows_missing_values_and_freed_values(User) -> None:
+    User.create([{"name": "x"}, {"name": "y", "email": None}])
+    assert User.count({"email": None}) == 2
+    User.find_one({"email": "a@x"}).delete()
+    assert User.create(email="a@x").email == "a@x"
+    User.destroy_all({"email": "b@x"})
+    User.update_all({"name": "x"}, {"email": "b@x"})
+    assert [u.name for u in User.find({"email": "b@x"})] == ["x"]
+    bob = User.find_one({"email": "b@x"})
+    bob.age = 3
+    bob.save()  # keeping its own value is no clash
+    assert User.find_one({"email": "b@x"}).age == 3
+
+
+def test_compound_unique_index(ds: DataSource) -> None:
+    Seat = ds.define(
+        "Seat",
+        {"row": "integer", "col": "string", "who": "string"},
+        settings={
+            "indexes": {"place": {"keys": {"row": 1, "col": 1}, "options": {"unique": True}}}
+        },
+    )
+    Seat.create([{"row": 1, "col": "a"}, {"row": 1, "col": "b"}, {"row": 2, "col": "a"}])
+    with pytest.raises(ValidationError, match=r"row,col: duplicate value \(1, 'b'\)"):
+        Seat.create(row=1, col="b")
+    Seat.create([{"row": 1}, {"row": 1}])  # a missing component: no clash
+    assert [s.id for s in Seat.find({"row": 1, "col": "a"})] == [1]
+    assert Seat.count({"row": 1, "col": "b"}) == 1
+
+
+def test_model_level_single_key_index_is_used(ds: DataSource) -> None:
+    M = ds.define("M", {"code": "string"}, settings={"indexes": {"by_code": {"code": 1}}})
+    M.create([{"code": "x"}, {"code": "y"}])
+    t = ds.connector._table(M)
+    assert set(t.indexes.single) == {"code"}
+    assert ds.connector._plan(t, M, {"code": "x"})[3] is True
+
+
+# --- planning -----------------------------------------------------------------------------
+
+
+def make_pair(ds: DataSource, n: int = 300):
+    spec = {
+        "age": "integer",
+        "score": "number",
+        "city": "string",
+        "at": "date",
+        "ok": "boolean",
+        "tag": "string",
+    }
+    indexed = {k: {"type": v, "index": True} for k, v in spec.items()}
+    Plain = ds.define("Plain", spec)
+    Fast = ds.define(
+        "Fast",
+        indexed,
+        settings={"indexes": {"city_age": {"keys": {"city": 1, "age": -1}}}},
+    )
+    cities = ["Oslo", "Rome", "Lima", None]
+    rows = [
+        {
+            "age": None if i % 17 == 0 else i % 40,
+            "score": math.nan if i % 31 == 0 else (i * 7 % 100) / 4,
+            "city": cities[i % 4],
+            "at": dt.datetime(2024, 1, 1 + i % 28, tzinfo=UTC),
+            "ok": None if i % 11 == 0 else i % 2 == 0,
+            "tag": f"t{i % 9}",
+        }
+        for i in range(n)
+    ]
+    Plain.create(rows)
+    Fast.create(rows)
+    return Plain, Fast
+
+
+WHERES = [
+    {"age": 3},
+    {"age": None},
+    {"age": {"inq": [1, 2, 39, None]}},
+    {"age": {"between": [10, 20]}},
+    {"age": {"gt": 10, "lte": 30}},
+    {"age": {"gte": 5, "lt": 6}},
+    {"age": {"gt": 30, "neq": 35}},
+    {"age": {"eq": 3, "gt": 2}},
+    {"score": {"gt": 10.5}},
+    {"score": {"lt": math.nan}},
+    {"score": math.nan},
+    {"score": 12.25},
+    {"city": "Oslo", "age": 4},
+    {"city": "Oslo", "age": {"gt": 20}},
+    {"city": {"inq": ["Rome", "Lima"]}, "ok": True},
+    {"at": {"between": ["2024-01-03", "2024-01-05T00:00:00+00:00"]}},
+    {"at": "2024-01-02"},
+    {"ok": False},
+    {"tag": {"like": "t1%"}},
+    {"or": [{"age": 1}, {"city": "Rome"}]},
+]
+
+
+@pytest.mark.parametrize("where", WHERES, ids=[str(w) for w in WHERES])
+def test_indexed_results_equal_the_scan(ds: DataSource, where) -> None:
+    Plain, Fast = make_pair(ds)
+
+    def same(method, *args, **kw):
+        a = getattr(Plain, method)(*args, **kw)
+        b = getattr(Fast, method)(*args, **kw)
+        if isinstance(a, list):
+            a, b = [x.to_dict() for x in a], [x.to_dict() for x in b]
+        assert a == b, (method, args, kw)
+
+    same("count", where)
+    same("find", where)
+    for order in ("age", "age DESC", "city DESC", "at", "ok DESC", "score", "age, city DESC"):
+        same("find", where, order=order)
+        same("find", where, order=order, limit=7)
+        same("find", where, order=order, skip=3, limit=5)
+    same("find", where, limit=4, skip=2)
+
+
+def test_order_walks_the_index_and_count_reads_bucket_sizes(ds: DataSource) -> None:
+    _, Fast = make_pair(ds)
+    conn = ds.connector
+    t = conn._table(Fast)
+    _, values, n, exact = conn._plan(t, Fast, {"age": {"gt": 30}})
+    assert exact and n == Fast.count({"age": {"gt": 30}}) and values == list(range(31, 40))
+    assert conn._plan(t, Fast, {"age": {"gt": 30, "neq": 31}})[3] is False
+    assert conn._plan(t, Fast, {"tag": {"like": "t%"}}) is None
+    assert conn._plan(t, Fast, {"city": "Oslo", "age": 4})[0].name in ("age", "city_age")
+
+
+# --- maintenance: redefinition, persistence, threads ---------------------------------------
+
+
+def test_redefinition_adds_and_drops_an_index(ds: DataSource) -> None:
+    import warnings
+
+    M = ds.define("M", {"code": "string", "n": "integer"})
+    M.create([{"code": "a", "n": 1}, {"code": "b", "n": 2}, {"code": "a", "n": 3}])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        M2 = ds.define("M", {"code": {"type": "string", "index": True}, "n": "integer"})
+        assert [m.n for m in M2.find({"code": "a"})] == [1, 3]
+        M2.create(code="a", n=4)
+        assert M2.count({"code": "a"}) == 3
+        M3 = ds.define("M", {"code": {"type": "string", "unique": True}, "n": "integer"})
+        with pytest.raises(ValidationError, match=r"duplicate value 'a' for unique index"):
+            M3.find()
+        M3.destroy_all()
+        M3.create([{"code": "a"}, {"code": "b"}])
+        with pytest.raises(ValidationError, match="duplicate value 'a'"):
+            M3.create(code="a")
+        M4 = ds.define("M", {"code": "string", "n": "integer"})
+        M4.create(code="a")  # the unique index is gone
+        assert M4.count({"code": "a"}) == 2
+
+
+@pytest.mark.parametrize("suffix", [".json", ".sqlite"])
+def test_indexes_are_rebuilt_on_load(tmp_path, reg, suffix: str) -> None:
+    path = str(tmp_path / f"store{suffix}")
+    spec = {"code": {"type": "string", "unique": True}, "n": {"type": "integer", "index": True}}
+    ds = DataSource("memory", file=path, registry=reg)
+    ds.define("M", spec).create([{"code": "a", "n": 1}, {"code": "b", "n": 2}])
+    ds.disconnect()
+    ds2 = DataSource("memory", file=path, registry=reg)
+    M = ds2.define("M", spec)
+    assert [m.code for m in M.find({"n": {"gte": 2}})] == ["b"]
+    assert M.count({"n": {"lt": 5}}) == 2
+    with pytest.raises(ValidationError, match="duplicate value 'a'"):
+        M.create(code="a")
+    ds2.disconnect()
+    # a file whose rows break a unique index the model now declares
+    ds3 = DataSource("memory", file=path, registry=reg)
+    ds3.define("M", {"code": "string", "n": "integer"}).create(code="a")
+    ds3.disconnect()
+    ds4 = DataSource("memory", file=path, registry=reg)
+    with pytest.raises(PersistenceError, match=r"break its unique indexes"):
+        ds4.define("M", spec).find()
+
+
+def test_threads_writing_and_reading_one_indexed_model(ds: DataSource) -> None:
+    M = ds.define(
+        "M", {"k": {"type": "integer", "index": True}, "u": {"type": "string", "unique": True}}
+    )
+    errors: list[BaseException] = []
+
+    def writer(w: int) -> None:
+        try:
+            for i in range(200):
+                M.create(k=i % 10, u=f"{w}-{i}")
+                if i % 7 == 0:
+                    M.destroy_all({"u": f"{w}-{i - 7}"})
+                if i % 5 == 0:
+                    M.update_all({"u": f"{w}-{i}"}, {"k": 99})
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def reader() -> None:
+        try:
+            for _ in range(200):
+                for r in M.find({"k": {"between": [2, 4]}}, order="k DESC", limit=5):
+                    assert 2 <= r.k <= 4
+                M.count({"k": 99})
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(3)]
+    threads += [threading.Thread(target=reader) for _ in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    every = M.find()
+    for k in (*range(10), 99):
+        assert M.count({"k": k}) == sum(1 for r in every if r.k == k)
+    assert len({r.u for r in every}) == len(every)
+
+
+# --- the state machine: indexed vs index-free under random writes ---------------------------
+
+VALUES = {
+    "a": st.one_of(st.none(), st.integers(0, 6)),
+    "s": st.one_of(st.none(), st.sampled_from(["x", "y", "z", "xy"])),
+    "f": st.one_of(st.none(), st.sampled_from([0.5, 1, 2.5, -1.0, math.nan])),
+}
+SPEC = {"a": "integer", "s": "string", "f": "number"}
+row_st = st.fixed_dictionaries({}, optional=VALUES)
+
+
+def cond_st(prop: str) -> st.SearchStrategy:
+    v = VALUES[prop].filter(lambda x: x is not None)
+    return st.one_of(
+        VALUES[prop],
+        st.builds(lambda x: {"eq": x}, VALUES[prop]),
+        st.builds(lambda x: {"neq": x}, VALUES[prop]),
+        st.builds(lambda xs: {"inq": xs}, st.lists(VALUES[prop], max_size=3)),
+        st.builds(lambda op, x: {op: x}, st.sampled_from(["gt", "gte", "lt", "lte"]), v),
+        st.builds(lambda x, y: {"between": [x, y]}, v, v),
+        st.builds(lambda x, y: {"gt": x, "lte": y}, v, v),
+    )
+
+
+where_st = st.one_of(
+    st.none(),
+    st.just({}),
+    st.sampled_from(["a", "s", "f"]).flatmap(lambda p: st.builds(lambda c: {p: c}, cond_st(p))),
+    st.builds(lambda a, s: {"a": a, "s": s}, cond_st("a"), cond_st("s")),
+)
+order_st = st.one_of(
+    st.none(), st.sampled_from(["a", "a DESC", "s", "s DESC", "f", "a, s DESC", "s DESC, a"])
+)
+INDEX_CHOICES = [
+    {},
+    {"a": True},
+    {"a": True, "s": True},
+    {"s": True, "f": True},
+    {"a": True, "s": True, "f": True},
+]
+
+
+class IndexedVsScan(RuleBasedStateMachine):
+    """The same writes and queries on an indexed and an index-free model agree."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reg = ModelRegistry()
+        self.ds = DataSource("memory", registry=self.reg)
+        self.Plain = self.ds.define("Plain", SPEC)
+        self.Fast = self._define({"a": True, "s": True, "f": True}, compound=True)
+
+    def _define(self, flags: dict, compound: bool = False) -> type:
+        import warnings
+
+        spec = {k: ({"type": t, "index": True} if flags.get(k) else t) for k, t in SPEC.items()}
+        settings_ = {"indexes": {"as": {"keys": {"a": 1, "s": 1}}}} if compound else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self.ds.define("Fast", spec, settings=settings_)
+
+    def teardown(self) -> None:
+        self.reg.clear()
+
+    @rule(rows=st.lists(row_st, max_size=6))
+    def create(self, rows) -> None:
+        self.Plain.create(rows)
+        self.Fast.create(rows)
+
+    @rule(rid=st.integers(1, 40), explicit=row_st)
+    def create_with_id(self, rid, explicit) -> None:
+        a = self.Plain.find_by_id(rid)
+        if a is None:
+            self.Plain.create({**explicit, "id": rid})
+            self.Fast.create({**explicit, "id": rid})
+
+    @rule(where=where_st, data=row_st)
+    def update_all(self, where, data) -> None:
+        assert self.Plain.update_all(where, data) == self.Fast.update_all(where, data)
+
+    @rule(where=where_st)
+    def destroy_all(self, where) -> None:
+        if where is None:
+            return  # keep rows around; destroying everything is tested elsewhere
+        assert self.Plain.destroy_all(where) == self.Fast.destroy_all(where)
+
+    @rule(rid=st.integers(1, 40), data=row_st)
+    def save(self, rid, data) -> None:
+        a, b = self.Plain.find_by_id(rid), self.Fast.find_by_id(rid)
+        assert (a is None) == (b is None)
+        if a is not None:
+            for inst in (a, b):
+                for k, v in data.items():
+                    setattr(inst, k, v)
+                inst.save()
+
+    @rule(rid=st.integers(1, 40))
+    def delete(self, rid) -> None:
+        a, b = self.Plain.find_by_id(rid), self.Fast.find_by_id(rid)
+        if a is not None:
+            assert a.delete() and b.delete()
+
+    @rule(flags=st.sampled_from(INDEX_CHOICES), compound=st.booleans())
+    def redefine(self, flags, compound) -> None:
+        self.Fast = self._define(flags, compound)
+
+    @rule(
+        where=where_st,
+        order=order_st,
+        limit=st.one_of(st.none(), st.integers(0, 5)),
+        skip=st.one_of(st.none(), st.integers(0, 3)),
+    )
+    def query(self, where, order, limit, skip) -> None:
+        a = [r.to_dict() for r in self.Plain.find(where, order=order, limit=limit, skip=skip)]
+        b = [r.to_dict() for r in self.Fast.find(where, order=order, limit=limit, skip=skip)]
+        assert repr(a) == repr(b)  # repr: NaN == NaN
+        assert self.Plain.count(where) == self.Fast.count(where)
+
+    @invariant()
+    def same_rows(self) -> None:
+        assert repr([r.to_dict() for r in self.Plain.find()]) == repr(
+            [r.to_dict() for r in self.Fast.find()]
+        )
+
+
+IndexedVsScan.TestCase.settings = settings(
+    max_examples=60,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_indexed_vs_scan = IndexedVsScan.TestCase
