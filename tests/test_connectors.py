@@ -326,3 +326,65 @@ def test_check_names_reserved(sql_backend: Any) -> None:
     ds = sql_backend.ds()
     with pytest.raises(DefinitionError, match="reserved"):
         ds.define("T", {"_extra": "string"})
+
+
+# --- DESIGN §12.3 semantics on every backend -----------------------------------------------
+
+
+def test_added_operators_regexp_nilike_contains(backend: Any) -> None:
+    T = backend.ds().define("T", {"name": "string", "tags": ["string"], "n": ["integer"]})
+    T.create(
+        [
+            {"name": "Ann", "tags": ["a", "b"], "n": [1, 2]},
+            {"name": "anna", "tags": ["b"], "n": [3]},
+            {"name": "Bob\nby", "tags": [], "n": None},
+            {"name": None, "tags": None, "n": [2]},
+        ]
+    )
+    assert ids(T.find({"name": {"regexp": "/^an/i"}})) == [1, 2]
+    assert ids(T.find({"name": {"regexp": re.compile("n{2}a")}})) == [2]
+    assert ids(T.find({"name": {"regexp": "/b.b/"}})) == []  # '.' stops at a newline
+    assert ids(T.find({"name": {"regexp": "/b.b/s"}})) == [3]
+    assert ids(T.find({"name": {"regexp": "/y$/"}})) == [3]
+    assert ids(T.find({"name": {"nilike": "ann%"}})) == [3, 4]
+    assert ids(T.find({"tags": "b"})) == [1, 2]
+    assert ids(T.find({"tags": {"neq": "a"}})) == [2, 3, 4]
+    assert ids(T.find({"n": 2})) == [1, 4]
+    assert ids(T.find({"n": {"inq": [3, 1]}})) == []  # inq compares whole values
+    with pytest.raises(FilterError):
+        T.find({"name": {"regexp": "no slashes"}})
+
+
+def test_comma_order_offset_and_id_order(backend: Any) -> None:
+    T = backend.ds().define("T", {"a": "integer", "b": "string"})
+    T.create(
+        [
+            {"id": 5, "a": 1, "b": "x"},
+            {"id": 2, "a": 1, "b": "y"},
+            {"id": 9, "a": 0, "b": "y"},
+            {"id": 1, "a": None, "b": "x"},
+        ]
+    )
+    assert ids(T.find()) == [1, 2, 5, 9]  # id order without order
+    assert ids(T.find(order="a DESC, b")) == [5, 2, 9, 1]
+    assert ids(T.find(order="b, a DESC")) == [5, 1, 2, 9]
+    assert ids(T.find(order="a", offset=1, limit=2)) == [2, 5]
+    assert ids(T.find(order="b")) == [1, 5, 2, 9]  # ties by id
+
+
+def test_dates_with_and_without_offsets_compare_in_utc(backend: Any) -> None:
+    T = backend.ds().define("T", {"at": "date"})
+    T.create(
+        [
+            {"at": "2024-06-15"},  # midnight UTC
+            {"at": "2024-06-15T01:00:00+02:00"},  # 2024-06-14 23:00 UTC
+            {"at": dt.datetime(2024, 6, 15, 0, 30)},  # naive: UTC
+            {"at": dt.date(2024, 6, 14)},
+        ]
+    )
+    assert ids(T.find(order="at")) == [4, 2, 1, 3]
+    assert ids(T.find({"at": {"gte": "2024-06-15"}})) == [1, 3]
+    got = T.find_by_id(2).at
+    assert got.tzinfo is not None and got.utcoffset() == dt.timedelta(0)
+    assert got == dt.datetime(2024, 6, 14, 23, 0, tzinfo=dt.timezone.utc)
+    assert str(T.to_frame()["at"].dtype).endswith("UTC]")

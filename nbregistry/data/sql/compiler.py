@@ -34,11 +34,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from ...core.errors import FilterError
-from ..filters import _ORDER_RE, _coerce_value, _prop_for_path
+from ..filters import _ORDER_RE, _coerce_value, _order_terms, _prop_for_path, parse_regexp
 from .codec import column_kind, date_text, to_utc
 from .regex import pg_regex
 
-__all__ = ["OPERATORS", "Compiler", "TableInfo", "parse_regexp"]
+__all__ = ["OPERATORS", "Compiler", "TableInfo"]
 
 OPERATORS: tuple[str, ...] = (
     "eq",
@@ -91,35 +91,6 @@ class _Ref:
     kind: str = ""  # column kind (col), "" for json
     segs: tuple[str, ...] = ()  # path inside the JSON value
     prop: Any = None  # PropertyDefinition at the path (None: untyped)
-
-
-def parse_regexp(value: Any, path: str) -> re.Pattern[str]:
-    """Return the pattern of a ``regexp`` value (re.Pattern or ``"/pat/flags"``); FilterError."""
-    if isinstance(value, re.Pattern):
-        if not isinstance(value.pattern, str):
-            raise FilterError(f"{path}: a regexp must be a str pattern, got {value!r}")
-        return value
-    if isinstance(value, str) and value.startswith("/") and value.rfind("/") > 0:
-        end = value.rfind("/")
-        body, flag_text = value[1:end], value[end + 1 :]
-        flags = 0
-        for ch in flag_text:
-            if ch == "i":
-                flags |= re.IGNORECASE
-            elif ch == "m":
-                flags |= re.MULTILINE
-            elif ch == "s":
-                flags |= re.DOTALL
-            elif ch != "g":
-                raise FilterError(f"{path}: unknown regexp flag {ch!r} in {value!r}; use i, m or s")
-        try:
-            return re.compile(body, flags)
-        except re.error as exc:
-            raise FilterError(f"{path}: invalid regular expression {value!r}: {exc}") from None
-    raise FilterError(
-        f"{path}: a regexp must be a compiled re.Pattern or a str '/pattern/flags' "
-        f"(flags i, m, s), got {value!r:.80}"
-    )
 
 
 def _glob(pattern: str) -> str:
@@ -385,7 +356,7 @@ class Compiler:
             == 1
         )
 
-    def eq(self, r: _Ref, value: Any, path: str) -> Any:
+    def eq(self, r: _Ref, value: Any, path: str, contains: bool = True) -> Any:
         if value is None:
             return self.is_null(r, path)
         if isinstance(value, re.Pattern):
@@ -396,7 +367,7 @@ class Compiler:
             if r.kind in ("json",):  # pragma: no cover - json columns are json refs
                 return _FALSE
             return self._col_cmp(r, "eq", value, path)
-        if self._is_array(r) and not isinstance(value, (list, dict)):
+        if contains and self._is_array(r) and not isinstance(value, (list, dict)):
             return self._contains(r, value, path)
         return self._json_cmp(r, "eq", value, path)
 
@@ -572,7 +543,8 @@ class Compiler:
         ):
             bound = [self._scalar(v, f"{path}[{i}]") for i, v in enumerate(plain)]
             return sa.and_(r.expr.is_not(None), r.expr.in_(bound))
-        return sa.or_(*[self.eq(r, v, f"{path}[{i}]") for i, v in enumerate(values)])
+        # as in memory, inq/nin compare whole values (no array "contains")
+        return sa.or_(*[self.eq(r, v, f"{path}[{i}]", False) for i, v in enumerate(values)])
 
     # --- order ---------------------------------------------------------------------------
 
@@ -580,27 +552,13 @@ class Compiler:
         """Return ORDER BY clauses: missing values last, ties by id; FilterError."""
         out: list[Any] = []
         if order is not None:
-            if isinstance(order, str):
-                items = [p for p in order.split(",")] if "," in order else [order]
-                paths = ["order"] * len(items)
-            elif isinstance(order, (list, tuple)):
-                items = []
-                paths = []
-                for i, item in enumerate(order):
-                    parts = item.split(",") if isinstance(item, str) and "," in item else [item]
-                    items.extend(parts)
-                    paths.extend([f"order[{i}]"] * len(parts))
-            else:
-                raise FilterError(
-                    "order must be 'prop', 'prop ASC', 'prop DESC' or a list of them, "
-                    f"got {order!r:.80}"
-                )
-            for item, where_path in zip(items, paths, strict=True):
+            for where_path, item in _order_terms(order):
                 m = _ORDER_RE.fullmatch(item) if isinstance(item, str) else None
                 if m is None:
+                    shown = item.strip() if isinstance(item, str) else item
                     raise FilterError(
-                        f"{where_path}: {item!r} is not 'prop', 'prop ASC' or 'prop DESC'; "
-                        "e.g. 'age DESC'"
+                        f"{where_path}: {shown!r} is not 'prop', 'prop ASC' or 'prop DESC'; "
+                        "e.g. 'age DESC' or 'age DESC, name'"
                     )
                 desc = (m.group(2) or "asc").lower() == "desc"
                 r = self.ref(m.group(1), where_path, "order")

@@ -44,7 +44,7 @@ from ...core.errors import (
 from ...core.meta import is_registered
 from ...core.model import check_value
 from ...core.tenancy import GLOBAL_TENANT
-from ..filters import _like_regex, parse_fields, parse_limit
+from ..filters import _like_regex, parse_fields, parse_limit, parse_skip
 from . import engines
 from .codec import INT_MAX, INT_MIN, column_kind, decoder, encode_value, to_utc
 from .codec import _plain_json as plain_json
@@ -485,6 +485,7 @@ class SQLConnector(Connector):
         order: Any,
         limit: Any,
         skip: Any,
+        offset: Any,
         include: list[str] | None,
         exclude: frozenset[str],
     ) -> tuple[Any, list[str], bool]:
@@ -492,7 +493,7 @@ class SQLConnector(Connector):
         pred = comp.where(where)
         order_by = comp.order(order)
         lim = parse_limit(limit, "limit")
-        off = parse_limit(skip, "skip")
+        off = parse_skip(skip, offset)
         names, need_extra = self._columns_for(info, include, exclude)
         cols: list[Any] = [info.key] + [info.columns[n] for n in names]
         if need_extra:
@@ -505,11 +506,20 @@ class SQLConnector(Connector):
         return stmt, names, need_extra
 
     def _fetch(
-        self, cls: type[Model], where: Any, order: Any, limit: Any, skip: Any, fields: Any
+        self,
+        cls: type[Model],
+        where: Any,
+        order: Any,
+        limit: Any,
+        skip: Any,
+        fields: Any,
+        offset: Any = None,
     ) -> tuple[TableInfo, list[Any], list[Row]]:
         include, exclude = parse_fields(cls, fields)
         info = self._info(cls)
-        stmt, names, need_extra = self._select(info, where, order, limit, skip, include, exclude)
+        stmt, names, need_extra = self._select(
+            info, where, order, limit, skip, offset, include, exclude
+        )
         with self._tx() as conn:
             rows = conn.execute(stmt).all()
         keys = [r[0] for r in rows]
@@ -523,9 +533,11 @@ class SQLConnector(Connector):
         limit: Any = None,
         skip: Any = None,
         fields: Any = None,
+        *,
+        offset: Any = None,
     ) -> list[Model]:
         """Return the matching rows as instances (one SELECT); FilterError, SchemaError."""
-        _, _, rows = self._fetch(cls, where, order, limit, skip, fields)
+        _, _, rows = self._fetch(cls, where, order, limit, skip, fields, offset)
         new = object.__new__
         out = []
         for d in rows:
@@ -600,12 +612,14 @@ class SQLConnector(Connector):
         limit: Any = None,
         skip: Any = None,
         fields: Any = None,
+        *,
+        offset: Any = None,
     ) -> pd.DataFrame:
         """Return the matching rows as a DataFrame (ids as index, typed columns)."""
         from ..memory import rows_frame
 
         include, exclude = parse_fields(cls, fields)
-        info, keys, rows = self._fetch(cls, where, order, limit, skip, fields)
+        info, keys, rows = self._fetch(cls, where, order, limit, skip, fields, offset)
         props = cls.definition.properties
         extras = {k: None for r in rows for k in r if k not in props}
         shim = _FrameTable(cls, info.id_name, extras)
