@@ -386,5 +386,5 @@ def test_dates_with_and_without_offsets_compare_in_utc(backend: Any) -> None:
     assert ids(T.find({"at": {"gte": "2024-06-15"}})) == [1, 3]
     got = T.find_by_id(2).at
     assert got.tzinfo is not None and got.utcoffset() == dt.timedelta(0)
-    assert got == dt.datetime(2024, 6, 14, 23, 0, tzinfo=dt.timezone.utc)
+    assert got == dt.datetime(2024, 6, 14, 23, 0, tzinfo=dt.UTC)
     assert str(T.to_frame()["at"].dtype).endswith("UTC]")
