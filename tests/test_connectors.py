@@ -388,3 +388,18 @@ def test_dates_with_and_without_offsets_compare_in_utc(backend: Any) -> None:
     assert got.tzinfo is not None and got.utcoffset() == dt.timedelta(0)
     assert got == dt.datetime(2024, 6, 14, 23, 0, tzinfo=dt.UTC)
     assert str(T.to_frame()["at"].dtype).endswith("UTC]")
+
+
+def test_unique_index_violation_writes_nothing(backend: Any) -> None:
+    T = backend.ds().define(
+        "T",
+        {"email": {"type": "string", "index": {"unique": True}}, "city": "string"},
+        {"indexes": {"city_email": {"keys": {"city": 1, "email": 1}}}},
+    )
+    T.create([{"email": "a@x", "city": "Oslo"}, {"email": None}, {"email": None}])
+    with pytest.raises(ValidationError):
+        T.create([{"email": "b@x"}, {"email": "a@x"}])
+    with pytest.raises(ValidationError):
+        T.update_all({"email": None}, {"email": "c@x"})
+    assert T.count() == 3
+    assert ids(T.find({"email": "a@x", "city": "Oslo"})) == [1]

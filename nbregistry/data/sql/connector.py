@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
-from sqlalchemy.schema import CreateSchema, CreateTable
+from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 
 from ...core.connector import Connector
 from ...core.errors import (
@@ -268,6 +268,14 @@ class SQLConnector(Connector):
             schema=self._schema_for(definition.settings),
             **kwargs,
         )
+        from ..indexes import IndexSet
+
+        for idx in IndexSet(cls).all:
+            sa.Index(
+                _index_name(table.name, idx.name),
+                *[table.c[p] for p in idx.props],
+                unique=idx.unique,
+            )
         decoders = {n: decoder(definition.properties[n], k, self.pg) for n, k in kinds.items()}
         return TableInfo(cls, table, columns, kinds, id_name, key, extra, decoders)
 
@@ -303,6 +311,8 @@ class SQLConnector(Connector):
                     if table.schema is not None and not sa.inspect(conn).has_schema(table.schema):
                         conn.execute(CreateSchema(table.schema, if_not_exists=True))
                     conn.execute(CreateTable(table, if_not_exists=True))
+                    for ix in sorted(table.indexes, key=lambda i: str(i.name)):
+                        conn.execute(CreateIndex(ix, if_not_exists=True))
                 return
             except sa.exc.IntegrityError:
                 if attempt:
@@ -319,6 +329,8 @@ class SQLConnector(Connector):
         self._create(conn, table)
         present = self._present_columns(conn, table) or []
         missing = [c.name for c in table.columns if c.name not in present]
+        if info.key.name in present:
+            self._sync_sequence(conn, info)
         if missing:
             raise SchemaError(
                 f"table {self._table_label(table)} of model {info.cls.model_name!r} lacks "
@@ -326,6 +338,18 @@ class SQLConnector(Connector):
                 "them (keeps the rows), ds.automigrate() to recreate the table (drops "
                 "the rows), or set settings={'table': ...} to use another table"
             )
+
+    def _sync_sequence(self, conn: Connection, info: TableInfo) -> None:
+        """Advance a PostgreSQL id sequence past the ids already in the table.
+
+        A table filled by someone else may hold ids its sequence never gave out; without
+        this the next generated id could collide (SQLite's AUTOINCREMENT needs nothing).
+        """
+        if not self.pg or info.kinds.get(info.key.name, "integer") != "integer":
+            return
+        highest = conn.execute(sa.select(sa.func.max(info.key))).scalar()
+        if isinstance(highest, int):
+            self._bump_sequence(conn, info, highest)
 
     def _table_label(self, table: sa.Table) -> str:
         return repr(f"{table.schema}.{table.name}" if table.schema else table.name)
@@ -358,6 +382,7 @@ class SQLConnector(Connector):
                             f"{prep.quote(col.name)} {ctype}"
                         )
                     )
+                self._sync_sequence(conn, info)
         for info in infos:
             info.ensured = True
 
@@ -888,6 +913,17 @@ class SQLConnector(Connector):
         return f"<{type(self).__name__} {self.name!r} {self._where}>"
 
 
+def _index_name(table: str, index: str) -> str:
+    """Return a database index name unique per schema and within PostgreSQL's 63 bytes."""
+    name = f"ix_{table}_{index}"
+    if len(name.encode("utf-8")) <= _PG_NAME_BYTES:
+        return name
+    import hashlib
+
+    digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:10]
+    return f"ix_{digest}_" + index.encode("utf-8")[:40].decode("utf-8", "ignore")
+
+
 class _FrameTable:
     """What memory.rows_frame reads of a table: class, id name, extras, flatness."""
 
@@ -1099,6 +1135,7 @@ class PostgreSQLConnector(SQLConnector):
             url: URL | None = None
             try:
                 url = sa.engine.make_url(url_text)
+                _ = url.port  # parsed lazily: a bad port fails here
             except Exception:
                 err = ValueError(
                     "cannot parse the PostgreSQL url "
