@@ -115,7 +115,7 @@ def test_rows_fetched_equal_rows_returned(sql_backend: Any) -> None:
     assert len(df) == 10 and FETCHED[0] == 10
 
 
-# --- exact storage ---------------------------------------------------------------------------------
+# --- exact storage ---------------------------------------------------------------
 
 
 def test_values_the_backend_cannot_store_are_validation_errors(sql_backend: Any) -> None:
@@ -163,7 +163,7 @@ def test_check_names_at_define(sql_backend: Any) -> None:
     assert "U" not in ds.models
 
 
-# --- migration -------------------------------------------------------------------------------------
+# --- migration ---------------------------------------------------------------
 
 
 def _raw(sql_backend: Any, *statements: str) -> None:
@@ -230,7 +230,7 @@ def test_tables_are_created_on_first_access_concurrently(sql_backend: Any) -> No
     reg.clear()
 
 
-# --- connections --------------------------------------------------------------------------------
+# --- connections ---------------------------------------------------------------
 
 
 def test_one_engine_per_url_shared_and_disposed_with_the_last(sql_backend: Any) -> None:
