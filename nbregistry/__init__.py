@@ -11,12 +11,14 @@ from .core.connector import Connector
 from .core.datasource import DataSource
 from .core.errors import (
     AmbiguousModelError,
+    DataSourceConnectionError,
     DefinitionError,
     FilterError,
     ModelNotFoundError,
     ModelRedefinedWarning,
     PersistenceError,
     RegistryError,
+    SchemaError,
     TenantError,
     ValidationError,
 )
@@ -43,6 +45,7 @@ __all__ = [
     "App",
     "Connector",
     "DataSource",
+    "DataSourceConnectionError",
     "DefinitionError",
     "FilterError",
     "Model",
@@ -57,6 +60,7 @@ __all__ = [
     "RegistryError",
     "RegistryEvent",
     "RegistryStats",
+    "SchemaError",
     "Subscription",
     "TenantError",
     "TenantRegistry",

@@ -155,6 +155,43 @@ class Connector(abc.ABC):
         ``offset`` as in :meth:`find`; date columns are ``datetime64[ns, UTC]``.
         """
 
+    # database schema (SQL connectors; DESIGN §12.2) -----------------------------------
+    #
+    # Decision: these are optional. ``ping`` of a connector without a server is True (an
+    # embedded store is always reachable); the schema methods of a connector without a
+    # database schema (the memory connector) raise TypeError naming the connector, since
+    # there are no tables to migrate or discover.
+
+    def ping(self) -> bool:
+        """Check that the backend answers; return True. DataSourceConnectionError if not."""
+        return True
+
+    def _no_schema(self, what: str) -> TypeError:
+        return TypeError(
+            f"connector {self.name!r} has no database schema, so {what} does not apply; "
+            "use DataSource('sqlite', file=...) or DataSource('postgresql', url=...)"
+        )
+
+    def automigrate(self, models: Sequence[type[Model]]) -> None:
+        """Drop and recreate the tables of ``models`` (their rows are lost); TypeError here."""
+        raise self._no_schema("automigrate()")
+
+    def autoupdate(self, models: Sequence[type[Model]]) -> None:
+        """Create missing tables, columns and indexes of ``models``; TypeError here."""
+        raise self._no_schema("autoupdate()")
+
+    def is_actual(self, models: Sequence[type[Model]]) -> bool:
+        """Return True when the tables of ``models`` fit their definitions; TypeError here."""
+        raise self._no_schema("is_actual()")
+
+    def discover_model_definitions(self, schema: str | None = None) -> list[dict[str, Any]]:
+        """Return ``[{"name", "type": "table"|"view", "schema"}]``; TypeError here."""
+        raise self._no_schema("discover_model_definitions()")
+
+    def discover_schema(self, table: str, schema: str | None = None) -> dict[str, Any]:
+        """Return a property spec ``define`` accepts for an existing table; TypeError here."""
+        raise self._no_schema("discover_schema()")
+
     # display ---------------------------------------------------------------------
 
     def public_settings(self) -> dict[str, Any]:

@@ -57,7 +57,9 @@ class DataSource(Owner):
         conn = create_connector(connector, settings)
         object.__setattr__(self, "_name_prefix", connector if isinstance(connector, str) else "ds")
         self._init_owner(name, tenant, registry)
-        object.__setattr__(self, "settings", dict(settings))
+        # Only the public settings: a secret (a password, a URL's password) stays inside the
+        # connector and never shows in ds.settings, reprs, widgets or magics.
+        object.__setattr__(self, "settings", conn.public_settings())
         object.__setattr__(self, "connector", conn)
         object.__setattr__(self, "model_builder", ModelBuilder._bound(self))
         conn.bind(self)
@@ -81,6 +83,105 @@ class DataSource(Owner):
         self.release_data()
         return n
 
+    # --- database schema (SQL connectors; memory: see Connector) -------------------------
+
+    def _model_list(self, models: Any) -> list[type[Model]]:
+        """Return the classes named by ``models`` (None: all of this DataSource's models)."""
+        own = self.models
+        if models is None:
+            return [own[name] for name in own]
+        if isinstance(models, (str, type)):
+            models = [models]
+        out: list[type[Model]] = []
+        for m in models:
+            if isinstance(m, str):
+                cls = getattr(own, m, None)
+                if cls is None:
+                    from .errors import ModelNotFoundError
+
+                    raise ModelNotFoundError(
+                        f"DataSource {self.name!r} has no model {m!r}; its models: "
+                        f"{', '.join(own) or 'none'}"
+                    )
+                out.append(cls)
+            elif isinstance(m, type) and getattr(m, "data_source", None) is self:
+                out.append(m)
+            else:
+                raise TypeError(
+                    f"models must be model names or model classes of DataSource "
+                    f"{self.name!r}, got {m!r:.80}"
+                )
+        return out
+
+    def ping(self) -> bool:
+        """Check the connection to the database; return True. DataSourceConnectionError."""
+        return bool(self.connector.ping())
+
+    def automigrate(self, models: Any = None) -> None:
+        """Drop and recreate the tables of ``models`` (default all; rows are lost).
+
+        Raises TypeError for a connector without a database schema (memory),
+        ModelNotFoundError for an unknown name, DataSourceConnectionError.
+        """
+        self.connector.automigrate(self._model_list(models))
+
+    def autoupdate(self, models: Any = None) -> None:
+        """Create missing tables and add missing columns/indexes; never drops data.
+
+        Raises TypeError (memory connector), ModelNotFoundError, DataSourceConnectionError.
+        """
+        self.connector.autoupdate(self._model_list(models))
+
+    def is_actual(self, models: Any = None) -> bool:
+        """Return True when every table of ``models`` exists and fits its definition.
+
+        Raises TypeError (memory connector), ModelNotFoundError, DataSourceConnectionError.
+        """
+        return bool(self.connector.is_actual(self._model_list(models)))
+
+    def discover_model_definitions(self, schema: str | None = None) -> list[dict[str, Any]]:
+        """Return the tables and views: ``[{"name", "type", "schema"}]``; TypeError (memory)."""
+        return self.connector.discover_model_definitions(schema)
+
+    def discover_schema(self, table: str, schema: str | None = None) -> dict[str, Any]:
+        """Return a property spec for an existing table that ``define`` accepts.
+
+        Raises TypeError (memory connector), SchemaError for a missing table.
+        """
+        return self.connector.discover_schema(table, schema)
+
+    def discover_and_define(
+        self, tables: Any = None, schema: str | None = None
+    ) -> dict[str, type[Model]]:
+        """Define a model for each discovered table; return ``{model name: class}``.
+
+        Model names are the PascalCase of table names (``order_items`` → ``OrderItems``),
+        the real name kept in ``settings["table"]``. Raises TypeError (memory connector),
+        SchemaError for a missing table, DefinitionError for a name that cannot be a model.
+        """
+        if tables is None:
+            tables = [d["name"] for d in self.discover_model_definitions(schema)]
+        elif isinstance(tables, str):
+            tables = [tables]
+        specs = [(t, self.discover_schema(t, schema)) for t in tables]
+        out: dict[str, type[Model]] = {}
+        for table, spec in specs:
+            name = _pascal(table)
+            settings: dict[str, Any] = {"table": table, "id_injection": False}
+            if schema is not None:
+                settings["schema"] = schema
+            out[name] = self.define(name, spec, settings)
+        return out
+
     def release_data(self) -> None:
         """Release this DataSource's rows and connections (its connector's ``release``)."""
         self.connector.release()
+
+
+def _pascal(table: str) -> str:
+    """Return the PascalCase model name of a table name: ``order_items`` → ``OrderItems``."""
+    import re
+
+    parts = [p for p in re.split(r"[^0-9A-Za-z]+", table) if p]
+    name = "".join(p[:1].upper() + p[1:] for p in parts) or "Table"
+    return name if not name[0].isdigit() else f"T{name}"

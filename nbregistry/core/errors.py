@@ -10,12 +10,14 @@ from __future__ import annotations
 
 __all__ = [
     "AmbiguousModelError",
+    "DataSourceConnectionError",
     "DefinitionError",
     "FilterError",
     "ModelNotFoundError",
     "ModelRedefinedWarning",
     "PersistenceError",
     "RegistryError",
+    "SchemaError",
     "TenantError",
     "ValidationError",
 ]
@@ -56,6 +58,14 @@ class FilterError(RegistryError, ValueError):
 
 class PersistenceError(RegistryError, ValueError):
     """A connector's backing file cannot be read or written; the message names the file."""
+
+
+class SchemaError(RegistryError, ValueError):
+    """An existing database table does not fit its model; the message names the columns."""
+
+
+class DataSourceConnectionError(RegistryError, ConnectionError):
+    """A DataSource cannot reach its database; names host, port and database, never a secret."""
 
 
 class ModelNotFoundError(RegistryError, LookupError):

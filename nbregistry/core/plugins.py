@@ -21,7 +21,11 @@ STORES = "nbregistry.stores"
 
 #: group → {name → "module:attribute"} for the implementations nbregistry ships.
 BUILTIN: dict[str, dict[str, str]] = {
-    CONNECTORS: {"memory": "nbregistry.data.memory:MemoryConnector"},
+    CONNECTORS: {
+        "memory": "nbregistry.data.memory:MemoryConnector",
+        "sqlite": "nbregistry.data.sql:SQLiteConnector",
+        "postgresql": "nbregistry.data.sql:PostgreSQLConnector",
+    },
     STORES: {},
 }
 

@@ -1,0 +1,606 @@
+"""LoopBack filters compiled to SQLAlchemy Core expressions with the memory connector's meaning.
+
+Every ``where`` becomes one boolean SQL expression that is never NULL (each leaf is
+two-valued: ``col IS NOT NULL AND col = :v``), so a negative operator is the exact
+complement of its positive one (``neq`` matches missing values, as in memory). Values
+are always bound parameters and identifiers are quoted by the dialect. Filters are
+validated with the memory connector's own checks (:mod:`nbregistry.data.filters`), so
+a malformed filter raises the same FilterError on every backend.
+
+Semantics kept exactly as in memory:
+
+* strings compare by code point (PostgreSQL: ``COLLATE "C"``; SQLite's BINARY already is);
+* ``like``/``nlike`` are case-sensitive full matches of ``%``/``_`` patterns (SQLite:
+  translated to GLOB; PostgreSQL: LIKE with the backslash escaped, since memory has no
+  escape character); ``ilike``/``nilike`` fold case (SQLite: a registered deterministic
+  function running the memory connector's matcher; PostgreSQL: ``lower()`` of both sides);
+* a compiled ``re.Pattern`` (equality, ``like``) and ``regexp`` search string values
+  (SQLite: a registered deterministic function using Python's ``re``; PostgreSQL: the
+  pattern translated to an ARE, or FilterError naming a construct PostgreSQL lacks);
+* ``None`` matches missing/NULL; ``gt``-style comparisons never match a missing value
+  or a value of another type (JSON values carry their type: ``"1"`` is not ``1``);
+* on an array property ``{"tags": "a"}`` matches rows whose array contains ``"a"``;
+* ``order`` puts missing values last in both directions and breaks ties by id.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from ...core.errors import FilterError
+from ..filters import _ORDER_RE, _coerce_value, _order_terms, _prop_for_path, parse_regexp
+from .codec import column_kind, date_text, to_utc
+from .regex import pg_regex
+
+__all__ = ["OPERATORS", "Compiler", "TableInfo"]
+
+OPERATORS: tuple[str, ...] = (
+    "eq",
+    "neq",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "inq",
+    "nin",
+    "between",
+    "like",
+    "nlike",
+    "ilike",
+    "nilike",
+    "regexp",
+)
+_OPS = frozenset(OPERATORS)
+_TRUE = sa.true()
+_FALSE = sa.false()
+
+
+@dataclass
+class TableInfo:
+    """One model's table: the SQLAlchemy Table and how properties map to its columns."""
+
+    cls: Any
+    table: sa.Table
+    # property name → its column (declared properties only; extras live in ``extra``).
+    columns: dict[str, sa.Column[Any]]
+    # property name → column kind (codec.KINDS value or "json").
+    kinds: dict[str, str]
+    # the id property's name (None for a model without one).
+    id_name: str | None
+    # the primary-key column: the id, or the hidden ``_nbr_rowid`` of an id-less model.
+    key: sa.Column[Any]
+    # the ``_extra`` JSON column of a non-strict model (None when strict).
+    extra: sa.Column[Any] | None
+    # property name → decoder of its column value (None: taken as is).
+    decoders: dict[str, Any] = field(default_factory=dict)
+    ensured: bool = False
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """Where a filter path's value lives: a typed column, a JSON path, or nowhere."""
+
+    where: str  # "col" | "json" | "none"
+    expr: Any = None  # the column (col/json)
+    kind: str = ""  # column kind (col), "" for json
+    segs: tuple[str, ...] = ()  # path inside the JSON value
+    prop: Any = None  # PropertyDefinition at the path (None: untyped)
+
+
+def _glob(pattern: str) -> str:
+    """Translate a SQL LIKE pattern (no escape character) to an exact SQLite GLOB."""
+    out = []
+    for ch in pattern:
+        if ch == "%":
+            out.append("*")
+        elif ch == "_":
+            out.append("?")
+        elif ch in "*?[":
+            out.append(f"[{ch}]")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _sqlite_path(segs: tuple[str, ...], where: str) -> str:
+    parts = ["$"]
+    for seg in segs:
+        if seg.isdigit():
+            parts.append(f"[{seg}]")
+        elif '"' in seg:
+            raise FilterError(f"{where}: a path segment with '\"' cannot be used on SQLite")
+        else:
+            parts.append(f'."{seg}"')
+    return "".join(parts)
+
+
+class Compiler:
+    """Compile where/order/fields of one model's table for one backend (``pg``)."""
+
+    def __init__(self, info: TableInfo, pg: bool) -> None:
+        self.info = info
+        self.pg = pg
+
+    # --- references ---------------------------------------------------------------------
+
+    def ref(self, key: str, where_path: str, what: str) -> _Ref:
+        """Return where the value at a dotted path lives; FilterError for a bad path."""
+        cls = self.info.cls
+        prop = _prop_for_path(cls, key, where_path, what)
+        segs = tuple(key.split("."))
+        first = segs[0]
+        col = self.info.columns.get(first)
+        if col is not None:
+            kind = self.info.kinds[first]
+            if kind != "json":
+                if len(segs) > 1:
+                    return _Ref("none")
+                return _Ref("col", col, kind, (), prop)
+            return _Ref("json", col, "", segs[1:], prop)
+        if self.info.extra is not None:
+            return _Ref("json", self.info.extra, "", segs, None)
+        return _Ref("none")
+
+    # JSON access per backend ------------------------------------------------------------
+
+    def _jpath(self, r: _Ref, where: str) -> Any:
+        if self.pg:
+            return sa.literal(list(r.segs), sa.ARRAY(sa.Text))
+        return _sqlite_path(r.segs, where)
+
+    def jtext(self, r: _Ref, where: str) -> Any:
+        """Return the text of a JSON scalar at the path (NULL if missing or JSON null)."""
+        if self.pg:
+            return r.expr.op("#>>", return_type=sa.Text)(self._jpath(r, where))
+        return sa.func.json_extract(r.expr, self._jpath(r, where))
+
+    def jvalue(self, r: _Ref, where: str) -> Any:
+        """Return the JSON value at the path (PostgreSQL jsonb; SQLite: the extracted value)."""
+        if self.pg:
+            if not r.segs:
+                return r.expr
+            return r.expr.op("#>", return_type=r.expr.type)(self._jpath(r, where))
+        return sa.func.json_extract(r.expr, self._jpath(r, where))
+
+    def jtype(self, r: _Ref, where: str) -> Any:
+        """Return the JSON type name at the path (backend-specific spelling)."""
+        if self.pg:
+            return sa.func.jsonb_typeof(self.jvalue(r, where))
+        return sa.func.json_type(r.expr, self._jpath(r, where))
+
+    def jis(self, r: _Ref, kind: str, where: str) -> Any:
+        """Return a predicate: the JSON value at the path is of ``kind``."""
+        t = self.jtype(r, where)
+        if self.pg:
+            return sa.func.coalesce(t == kind, _FALSE)
+        names = {
+            "string": ("text",),
+            "number": ("integer", "real"),
+            "boolean": ("true", "false"),
+            "array": ("array",),
+            "object": ("object",),
+        }[kind]
+        return sa.func.coalesce(t.in_(names), _FALSE)
+
+    def jnum(self, r: _Ref, where: str) -> Any:
+        """Return the number at the path, NULL when it is not a number."""
+        if self.pg:
+            return sa.case(
+                (self.jtype(r, where) == "number", sa.cast(self.jtext(r, where), sa.Numeric)),
+                else_=sa.null(),
+            )
+        return sa.case(
+            (self.jtype(r, where).in_(("integer", "real")), self.jtext(r, where)),
+            else_=sa.null(),
+        )
+
+    def jbool(self, r: _Ref, where: str) -> Any:
+        """Return 1/0 for a JSON true/false at the path, NULL otherwise."""
+        t = self.jtype(r, where)
+        if self.pg:
+            return sa.case(
+                (t == "boolean", sa.case((self.jtext(r, where) == "true", 1), else_=0)),
+                else_=sa.null(),
+            )
+        return sa.case((t == "true", 1), (t == "false", 0), else_=sa.null())
+
+    # --- values ---------------------------------------------------------------------------
+
+    def _check_str(self, value: str, path: str) -> None:
+        if self.pg and "\x00" in value:
+            raise FilterError(
+                f"{path}: {value!r:.60} contains a NUL character, which PostgreSQL text "
+                "cannot hold; remove it"
+            )
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise FilterError(f"{path}: {value!r:.60} is not valid Unicode") from None
+
+    def _db_date(self, value: Any, path: str) -> Any:
+        try:
+            utc = to_utc(value)
+        except OverflowError:
+            raise FilterError(f"{path}: {value!r} is outside the datetime range") from None
+        return utc if self.pg else date_text(utc)
+
+    def _scalar(self, value: Any, path: str) -> Any:
+        """Return a filter value ready to bind (dates to the stored form); FilterError."""
+        if isinstance(value, str):
+            self._check_str(value, path)
+            return value
+        if isinstance(value, _dt.date):
+            return self._db_date(value, path)
+        if isinstance(value, float) and value != value:
+            raise FilterError(f"{path}: NaN matches nothing; use None for missing values")
+        if isinstance(value, bytearray):
+            return bytes(value)
+        if (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and not (-(2**63) <= value <= 2**63 - 1)
+        ):
+            raise FilterError(f"{path}: {value} is outside the 64-bit integer range")
+        return value
+
+    def _json_literal(self, value: Any, path: str) -> str:
+        try:
+            return json.dumps(value, allow_nan=False, ensure_ascii=False, default=_no_json)
+        except (TypeError, ValueError) as exc:
+            raise FilterError(f"{path}: {value!r:.60} cannot be compared in SQL: {exc}") from None
+
+    # --- predicates ---------------------------------------------------------------------
+
+    def is_null(self, r: _Ref, where: str) -> Any:
+        if r.where == "none":
+            return _TRUE
+        if r.where == "col":
+            return r.expr.is_(None)
+        return self.jtext(r, where).is_(None)
+
+    def _col_cmp(self, r: _Ref, op: str, value: Any, path: str) -> Any:
+        col = r.expr
+        v = self._scalar(value, path)
+        if r.kind == "string" and not isinstance(value, str):
+            return _FALSE
+        if r.kind == "date" and not isinstance(value, _dt.date):
+            return _FALSE
+        if r.kind == "buffer" and not isinstance(value, (bytes, bytearray)):
+            return _FALSE
+        if r.kind == "string" and self.pg and op not in ("eq",):
+            col = col.collate("C")
+        expr = {
+            "eq": lambda: col == v,
+            "gt": lambda: col > v,
+            "gte": lambda: col >= v,
+            "lt": lambda: col < v,
+            "lte": lambda: col <= v,
+        }[op]()
+        return sa.and_(r.expr.is_not(None), expr)
+
+    def _json_cmp(self, r: _Ref, op: str, value: Any, path: str) -> Any:
+        if isinstance(value, bool):
+            kind, lhs, v = "boolean", self.jbool(r, path), int(value)
+        elif isinstance(value, (int, float)):
+            kind, lhs, v = "number", self.jnum(r, path), self._scalar(value, path)
+        elif isinstance(value, str):
+            self._check_str(value, path)
+            lhs = self.jtext(r, path)
+            if self.pg and op != "eq":
+                lhs = lhs.collate("C")
+            kind, v = "string", value
+        elif isinstance(value, _dt.date):
+            lhs = self.jtext(r, path)
+            if self.pg and op != "eq":
+                lhs = lhs.collate("C")
+            kind, v = "string", date_text(to_utc(value))
+        elif isinstance(value, (list, dict)) and op == "eq":
+            literal = self._json_literal(value, path)
+            if self.pg:
+                from sqlalchemy.dialects.postgresql import JSONB
+
+                return sa.func.coalesce(
+                    self.jvalue(r, path) == sa.cast(sa.literal(literal), JSONB), _FALSE
+                )
+            return (
+                sa.func.coalesce(
+                    sa.func.nbr_json_eq(self.jtype(r, path), self.jtext(r, path), literal), 0
+                )
+                == 1
+            )
+        else:
+            raise FilterError(
+                f"{path}: {value!r:.60} ({type(value).__name__}) cannot be compared with "
+                f"{op!r} in SQL; compare with a str, number, bool or date"
+            )
+        cmp = {
+            "eq": lambda: lhs == v,
+            "gt": lambda: lhs > v,
+            "gte": lambda: lhs >= v,
+            "lt": lambda: lhs < v,
+            "lte": lambda: lhs <= v,
+        }[op]()
+        return sa.and_(self.jis(r, kind, path), sa.func.coalesce(cmp, _FALSE))
+
+    def _is_array(self, r: _Ref) -> bool:
+        return r.prop is not None and r.prop.type == "array"
+
+    def _contains(self, r: _Ref, value: Any, path: str) -> Any:
+        """Return: the array at ``r`` contains the scalar ``value`` (LoopBack)."""
+        item = value
+        if isinstance(value, _dt.date):
+            item = date_text(to_utc(value))
+        elif isinstance(value, str):
+            self._check_str(value, path)
+        literal = self._json_literal([item], path)
+        if self.pg:
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return sa.func.coalesce(
+                self.jvalue(r, path).op("@>", return_type=sa.Boolean)(
+                    sa.cast(sa.literal(literal), JSONB)
+                ),
+                _FALSE,
+            )
+        return (
+            sa.func.coalesce(
+                sa.func.nbr_json_contains(self.jtype(r, path), self.jtext(r, path), literal),
+                0,
+            )
+            == 1
+        )
+
+    def eq(self, r: _Ref, value: Any, path: str, contains: bool = True) -> Any:
+        if value is None:
+            return self.is_null(r, path)
+        if isinstance(value, re.Pattern):
+            return self.search(r, value, path)
+        if r.where == "none":
+            return _FALSE
+        if r.where == "col":
+            if r.kind in ("json",):  # pragma: no cover - json columns are json refs
+                return _FALSE
+            return self._col_cmp(r, "eq", value, path)
+        if contains and self._is_array(r) and not isinstance(value, (list, dict)):
+            return self._contains(r, value, path)
+        return self._json_cmp(r, "eq", value, path)
+
+    def order_cmp(self, r: _Ref, op: str, value: Any, path: str) -> Any:
+        if r.where == "none":
+            return _FALSE
+        if r.where == "col":
+            return self._col_cmp(r, op, value, path)
+        if isinstance(value, (list, dict)):
+            raise FilterError(
+                f"{path}: arrays and objects cannot be compared with {op!r} in SQL; "
+                "compare a scalar path such as 'address.city'"
+            )
+        return self._json_cmp(r, op, value, path)
+
+    def _string_expr(self, r: _Ref, path: str) -> tuple[Any, Any] | None:
+        """Return ``(text expression, is-a-string predicate)``, or None: never a string."""
+        if r.where == "none":
+            return None
+        if r.where == "col":
+            if r.kind != "string":
+                return None
+            return r.expr, r.expr.is_not(None)
+        return self.jtext(r, path), self.jis(r, "string", path)
+
+    def like(self, r: _Ref, pattern: Any, path: str, ignore_case: bool) -> Any:
+        if isinstance(pattern, re.Pattern):
+            flags = pattern.flags | (re.IGNORECASE if ignore_case else 0)
+            return self.search(r, re.compile(pattern.pattern, flags), path)
+        if not isinstance(pattern, str):
+            raise FilterError(
+                f"{path}: expects a SQL pattern str ('%' any run, '_' one character) or a "
+                f"compiled re.Pattern, got {pattern!r}"
+            )
+        self._check_str(pattern, path)
+        found = self._string_expr(r, path)
+        if found is None:
+            return _FALSE
+        text, is_str = found
+        if ignore_case:
+            if self.pg:
+                escaped = pattern.replace("\\", "\\\\")
+                match = sa.func.lower(text).like(sa.func.lower(sa.literal(escaped)))
+            else:
+                match = sa.func.nbr_ilike(text, pattern) == 1
+        elif self.pg:
+            match = text.like(pattern.replace("\\", "\\\\"))
+        else:
+            match = text.op("GLOB")(_glob(pattern))
+        return sa.and_(is_str, sa.func.coalesce(match, _FALSE))
+
+    def search(self, r: _Ref, rx: re.Pattern[str], path: str) -> Any:
+        found = self._string_expr(r, path)
+        if found is None:
+            return _FALSE
+        text, is_str = found
+        if self.pg:
+            are, insensitive = pg_regex(rx, path)
+            match = text.op("~*" if insensitive else "~")(are)
+        else:
+            match = sa.func.nbr_regexp(rx.pattern, rx.flags, text) == 1
+        return sa.and_(is_str, sa.func.coalesce(match, _FALSE))
+
+    # --- where ---------------------------------------------------------------------------
+
+    def where(self, where: Any, path: str = "where") -> Any:
+        """Return the SQL predicate of a LoopBack ``where`` (None: every row); FilterError."""
+        if where is None:
+            return _TRUE
+        if not isinstance(where, dict) and not hasattr(where, "items"):
+            raise FilterError(
+                f"{path} must be a dict such as {{'name': 'Ann'}} or "
+                f"{{'age': {{'gt': 30}}}}, got {where!r:.80}"
+            )
+        preds: list[Any] = []
+        for key, cond in where.items():
+            if not isinstance(key, str):
+                raise FilterError(f"{path}: keys must be property names (str), got {key!r}")
+            if key in ("and", "or"):
+                sub_path = f"{path}.{key}"
+                if not isinstance(cond, (list, tuple)) or not cond:
+                    raise FilterError(
+                        f"{sub_path} expects a non-empty list of where dicts, got {cond!r:.80}"
+                    )
+                subs = [self.where(c, f"{sub_path}[{i}]") for i, c in enumerate(cond)]
+                preds.append(sa.and_(*subs) if key == "and" else sa.or_(*subs))
+                continue
+            if key in _OPS:
+                raise FilterError(
+                    f"{path}: operator {key!r} must be nested under a property, "
+                    f"e.g. {{'age': {{{key!r}: ...}}}}"
+                )
+            prop_path = f"{path}.{key}"
+            r = self.ref(key, prop_path, "where")
+            if isinstance(cond, dict) or (hasattr(cond, "items") and hasattr(cond, "keys")):
+                if not cond:
+                    raise FilterError(f"{prop_path}: empty operator dict; e.g. {{'eq': 1}}")
+                for op, value in cond.items():
+                    if op not in _OPS:
+                        raise FilterError(
+                            f"{prop_path}: unknown operator {op!r}; known operators: "
+                            f"{', '.join(OPERATORS)} (compare with a dict using {{'eq': {{...}}}})"
+                        )
+                    preds.append(self.operator(r, op, value, f"{prop_path}.{op}"))
+            else:
+                preds.append(self.eq(r, _coerce_value(r.prop, cond, prop_path), prop_path))
+        if not preds:
+            return _TRUE
+        return sa.and_(*preds) if len(preds) > 1 else preds[0]
+
+    def operator(self, r: _Ref, op: str, value: Any, path: str) -> Any:
+        """Compile one ``{"op": value}`` condition on the value at ``r``."""
+        prop = r.prop
+        if op == "eq":
+            return self.eq(r, _coerce_value(prop, value, path), path)
+        if op == "neq":
+            return sa.not_(self.eq(r, _coerce_value(prop, value, path), path))
+        if op in ("gt", "gte", "lt", "lte"):
+            if value is None:
+                raise FilterError(f"{path}: cannot compare with None; use {{'eq': None}}")
+            return self.order_cmp(r, op, _coerce_value(prop, value, path), path)
+        if op in ("inq", "nin"):
+            if not isinstance(value, (list, tuple, set, frozenset)):
+                raise FilterError(
+                    f"{path}: expects a list of values, got {value!r} ({type(value).__name__}); "
+                    f"e.g. {{'{op}': [1, 2]}}"
+                )
+            values = [_coerce_value(prop, x, f"{path}[{i}]") for i, x in enumerate(value)]
+            pos = self._any_of(r, values, path)
+            return pos if op == "inq" else sa.not_(pos)
+        if op == "between":
+            if not isinstance(value, (list, tuple)) or len(value) != 2:
+                raise FilterError(
+                    f"{path}: expects exactly two values [low, high] (inclusive), got {value!r}"
+                )
+            if value[0] is None or value[1] is None:
+                raise FilterError(f"{path}: bounds cannot be None, got {value!r}")
+            lo = _coerce_value(prop, value[0], f"{path}[0]")
+            hi = _coerce_value(prop, value[1], f"{path}[1]")
+            return sa.and_(
+                self.order_cmp(r, "gte", lo, f"{path}[0]"),
+                self.order_cmp(r, "lte", hi, f"{path}[1]"),
+            )
+        if op in ("like", "nlike", "ilike", "nilike"):
+            pos = self.like(r, value, path, ignore_case=op in ("ilike", "nilike"))
+            return sa.not_(pos) if op in ("nlike", "nilike") else pos
+        if op == "regexp":
+            rx = parse_regexp(value, path)
+            if (
+                prop is not None
+                and isinstance(prop.type, str)
+                and prop.type
+                not in (
+                    "string",
+                    "any",
+                    "array",
+                )
+            ):
+                raise FilterError(f"{path}: a regular expression only matches string properties")
+            return self.search(r, rx, path)
+        raise FilterError(f"{path}: unknown operator {op!r}")  # pragma: no cover
+
+    def _any_of(self, r: _Ref, values: list[Any], path: str) -> Any:
+        if not values:
+            return _FALSE
+        plain = [v for v in values if v is not None and not isinstance(v, (re.Pattern, bool))]
+        if (
+            r.where == "col"
+            and len(plain) == len(values)
+            and all(isinstance(v, (int, float, str, bytes)) for v in plain)
+            and (r.kind != "string" or all(isinstance(v, str) for v in plain))
+            and r.kind in ("string", "number", "integer", "buffer")
+        ):
+            bound = [self._scalar(v, f"{path}[{i}]") for i, v in enumerate(plain)]
+            return sa.and_(r.expr.is_not(None), r.expr.in_(bound))
+        # as in memory, inq/nin compare whole values (no array "contains")
+        return sa.or_(*[self.eq(r, v, f"{path}[{i}]", False) for i, v in enumerate(values)])
+
+    # --- order ---------------------------------------------------------------------------
+
+    def order(self, order: Any) -> list[Any]:
+        """Return ORDER BY clauses: missing values last, ties by id; FilterError."""
+        out: list[Any] = []
+        if order is not None:
+            for where_path, item in _order_terms(order):
+                m = _ORDER_RE.fullmatch(item) if isinstance(item, str) else None
+                if m is None:
+                    shown = item.strip() if isinstance(item, str) else item
+                    raise FilterError(
+                        f"{where_path}: {shown!r} is not 'prop', 'prop ASC' or 'prop DESC'; "
+                        "e.g. 'age DESC' or 'age DESC, name'"
+                    )
+                desc = (m.group(2) or "asc").lower() == "desc"
+                r = self.ref(m.group(1), where_path, "order")
+                for expr in self._order_keys(r, where_path):
+                    out.append(expr.is_(None))
+                    out.append(expr.desc() if desc else expr.asc())
+        out.append(self.info.key.asc())
+        return out
+
+    def _order_keys(self, r: _Ref, path: str) -> list[Any]:
+        if r.where == "none":
+            return []
+        if r.where == "col":
+            if r.kind == "string" and self.pg:
+                return [r.expr.collate("C")]
+            return [r.expr]
+        prop = r.prop
+        t = None if prop is None else prop.type
+        if t in ("string", "date"):
+            text = self.jtext(r, path)
+            return [text.collate("C") if self.pg else text]
+        if t in ("number", "integer"):
+            return [self.jnum(r, path)]
+        if t == "boolean":
+            return [self.jbool(r, path)]
+        if t is not None and t not in ("any",):
+            raise FilterError(
+                f"{path}: cannot order by {'.'.join(r.segs) or 'a value'} of type "
+                f"{prop.describe()}; order by a scalar path"
+            )
+        # untyped: numbers by value, then strings by code point (memory refuses mixes).
+        text = sa.case((self.jis(r, "string", path), self.jtext(r, path)), else_=sa.null())
+        return [
+            sa.func.coalesce(self.jnum(r, path), self.jbool(r, path)),
+            text.collate("C") if self.pg else text,
+        ]
+
+
+def _no_json(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} has no JSON form")
+
+
+def kind_of(prop: Any) -> str:
+    """Return the column kind of a property (see codec.column_kind)."""
+    return column_kind(prop)

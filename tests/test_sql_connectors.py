@@ -1,0 +1,390 @@
+"""What only the SQL connectors have: tables, exact storage, names, rows fetched, migration,
+connections, secrets (DESIGN §12.2). Runs on sqlite and a real PostgreSQL (``sql_backend``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import traceback
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import pytest
+from sqlalchemy import event
+
+from nbregistry import (
+    DataSource,
+    DataSourceConnectionError,
+    DefinitionError,
+    ModelRegistry,
+    RegistryError,
+    SchemaError,
+    ValidationError,
+)
+from nbregistry.data.sql import engines
+
+# --- rows fetched = rows returned -------------------------------------------------------------
+
+FETCHED = [0]
+
+
+class _CountingSqliteCursor(sqlite3.Cursor):
+    def fetchall(self) -> list[Any]:
+        rows = super().fetchall()
+        FETCHED[0] += len(rows)
+        return rows
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        rows = super().fetchmany(size) if size is not None else super().fetchmany()
+        FETCHED[0] += len(rows)
+        return rows
+
+    def fetchone(self) -> Any:
+        row = super().fetchone()
+        FETCHED[0] += row is not None
+        return row
+
+
+class _CountingSqliteConnection(sqlite3.Connection):
+    def cursor(self, factory: Any = _CountingSqliteCursor) -> Any:  # type: ignore[override]
+        return super().cursor(factory)
+
+
+def _counting(ds: DataSource, backend: str) -> None:
+    """Make every new connection of the DataSource's engine count the rows it fetches."""
+    eng = ds.connector.engine
+    if backend == "sqlite":
+
+        def do_connect(dialect: Any, rec: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+            cparams["factory"] = _CountingSqliteConnection
+
+    else:
+        import psycopg
+
+        class _CountingPgCursor(psycopg.Cursor):  # type: ignore[type-arg]
+            def fetchall(self) -> list[Any]:
+                rows = super().fetchall()
+                FETCHED[0] += len(rows)
+                return rows
+
+            def fetchmany(self, size: int = 0) -> list[Any]:
+                rows = super().fetchmany(size)
+                FETCHED[0] += len(rows)
+                return rows
+
+            def fetchone(self) -> Any:
+                row = super().fetchone()
+                FETCHED[0] += row is not None
+                return row
+
+        def do_connect(dialect: Any, rec: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+            cparams["cursor_factory"] = _CountingPgCursor
+
+    event.listen(eng, "do_connect", do_connect)
+    eng.dispose()
+
+
+def test_rows_fetched_equal_rows_returned(sql_backend: Any) -> None:
+    ds = sql_backend.ds()
+    T = ds.define("T", {"n": "integer", "s": "string", "tags": ["string"], "o": {"k": "integer"}})
+    T.create([{"n": i, "s": f"s{i % 7}", "tags": [f"t{i % 3}"], "o": {"k": i}} for i in range(300)])
+    _counting(ds, sql_backend.name)
+    for where, order, limit, skip in [
+        ({"n": {"gt": 250}}, None, None, None),
+        ({"s": {"ilike": "S1"}}, "n DESC", None, None),
+        ({"tags": "t2", "o.k": {"lt": 100}}, "s, n DESC", 5, 3),
+        ({"or": [{"s": {"like": "s_"}}, {"n": None}]}, "o.k DESC", 10, None),
+        ({"s": {"regexp": "/^s[12]$/"}}, None, None, 40),
+        (None, "n", 0, None),
+    ]:
+        FETCHED[0] = 0
+        rows = T.find(where, order, limit, skip)
+        assert FETCHED[0] == len(rows), (where, FETCHED[0], len(rows))
+        assert rows or limit == 0, where
+    FETCHED[0] = 0
+    assert T.count({"n": {"gte": 10}}) == 290
+    assert FETCHED[0] == 1  # one row: the count itself
+    FETCHED[0] = 0
+    assert T.update_all({"n": {"lt": 5}}, {"s": "low"}) == 5
+    assert T.destroy_all({"s": "low"}) == 5
+    assert FETCHED[0] == 0
+    FETCHED[0] = 0
+    df = T.to_frame({"n": {"between": [10, 19]}})
+    assert len(df) == 10 and FETCHED[0] == 10
+
+
+# --- exact storage ---------------------------------------------------------------
+
+
+def test_values_the_backend_cannot_store_are_validation_errors(sql_backend: Any) -> None:
+    T = sql_backend.ds().define(
+        "T", {"s": "string", "i": "integer", "x": "number", "o": "object", "a": "any"}
+    )
+    bad = [
+        ({"i": 2**63}, "i"),
+        ({"i": -(2**63) - 1}, "i"),
+        ({"x": float("nan")}, "x"),
+        ({"x": 2**60 + 1}, "x"),
+        ({"o": {"when": __import__("datetime").datetime(2024, 1, 1)}}, "o.when"),
+        ({"o": {"n": float("inf")}}, "o.n"),
+        ({"a": b"bytes"}, "a"),
+        ({"s": "\ud800"}, "s"),
+    ]
+    if sql_backend.name == "postgresql":
+        bad += [({"s": "a\x00b"}, "s"), ({"o": {"k": "a\x00"}}, "o.k")]
+    for row, path in bad:
+        with pytest.raises(ValidationError) as info:
+            T.create([{"s": "fine"}, row])
+        assert any(p.endswith(path) for p, _ in info.value.errors), (row, info.value.errors)
+    assert T.count() == 0
+    T.create({"i": 2**63 - 1, "x": 2.0**60, "s": "quote ' \" ; -- done"})
+    got = T.find_one()
+    assert got.i == 2**63 - 1 and got.x == 2.0**60 and got.s == "quote ' \" ; -- done"
+    if sql_backend.name == "sqlite":
+        T.create({"s": "a\x00b"})  # SQLite stores NUL in text
+        assert T.count({"s": "a\x00b"}) == 1
+
+
+def test_check_names_at_define(sql_backend: Any) -> None:
+    ds = sql_backend.ds()
+    if sql_backend.name == "postgresql":
+        with pytest.raises(DefinitionError, match="at most 63 bytes"):
+            ds.define("T", {"é" * 32: "string"})
+        with pytest.raises(DefinitionError, match="at most 63 bytes"):
+            ds.define("T", {"v": "string"}, {"table": "t" * 64})
+        ds.define("T", {"é" * 31: "string"})  # 62 bytes: fine
+    else:
+        with pytest.raises(DefinitionError, match="ignore case"):
+            ds.define("T", {"Name": "string", "name": "string"})
+    with pytest.raises(DefinitionError, match="NUL"):
+        ds.define("U", {"a\x00b": "string"})
+    assert "U" not in ds.models
+
+
+# --- migration ---------------------------------------------------------------
+
+
+def _raw(sql_backend: Any, *statements: str) -> None:
+    if sql_backend.name == "sqlite":
+        con = sqlite3.connect(sql_backend.file)
+        with con:
+            for s in statements:
+                con.execute(s)
+        con.close()
+    else:
+        sql_backend.pg.superuser_sql(
+            *(f"@db {s}".replace("{schema}", sql_backend.schema) for s in statements)
+        )
+
+
+def test_schema_error_autoupdate_is_actual_automigrate(sql_backend: Any) -> None:
+    sch = '"{schema}".' if sql_backend.name == "postgresql" else ""
+    stmts = []
+    if sql_backend.name == "postgresql":
+        stmts.append('CREATE SCHEMA "{schema}" AUTHORIZATION nbr_user')
+    stmts += [
+        f'CREATE TABLE {sch}"Person" (id {"SERIAL" if sch else "INTEGER"} PRIMARY KEY, name TEXT)',
+        f"INSERT INTO {sch}\"Person\" (id, name) VALUES (1, 'Ann')",
+    ]
+    if sql_backend.name == "postgresql":
+        stmts.append(f'ALTER TABLE {sch}"Person" OWNER TO nbr_user')
+    _raw(sql_backend, *stmts)
+    ds = sql_backend.ds()
+    P = ds.define("Person", {"name": "string", "age": "integer"}, {"strict": True})
+    assert ds.is_actual() is False
+    with pytest.raises(SchemaError, match="'age'") as info:
+        P.find()
+    assert "autoupdate" in str(info.value)
+    assert isinstance(info.value, RegistryError) and isinstance(info.value, ValueError)
+    ds.autoupdate()
+    assert ds.is_actual() is True
+    assert [(p.id, p.name, p.age) for p in P.find()] == [(1, "Ann", None)]
+    P.create(name="Bob", age=3)
+    ds.automigrate(["Person"])
+    assert P.count() == 0
+
+
+def test_tables_are_created_on_first_access_concurrently(sql_backend: Any) -> None:
+    reg = ModelRegistry()
+    sources = [sql_backend.ds(registry=reg, name=f"d{i}") for i in range(4)]
+    models = [d.define("Shared", {"v": "integer"}) for d in sources]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(models))
+
+    def first_use(m: Any) -> None:
+        try:
+            barrier.wait()
+            m.create(v=1)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_use, args=(m,)) for m in models]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert models[0].count() == 4
+    reg.clear()
+
+
+# --- connections ---------------------------------------------------------------
+
+
+def test_one_engine_per_url_shared_and_disposed_with_the_last(sql_backend: Any) -> None:
+    before = engines.shared_engine_count()
+    a = sql_backend.ds(name="a")
+    b = sql_backend.ds(name="b")
+    A = a.define("T", {"v": "integer"})
+    B = b.define("T", {"v": "integer"})
+    A.create(v=1)
+    assert B.count() == 1  # same database (and schema): same rows
+    assert a.connector.engine is b.connector.engine
+    assert engines.shared_engine_count() == before + 1
+    a.disconnect()
+    assert engines.shared_engine_count() == before + 1
+    b.disconnect()
+    assert engines.shared_engine_count() == before
+
+
+def test_postgresql_schema_defaults_to_the_tenant(pg_server: Any) -> None:
+    reg = ModelRegistry()
+    try:
+        acme = DataSource("postgresql", registry=reg, tenant="acme", **pg_server.settings())
+        beta = DataSource("postgresql", registry=reg, tenant="beta-2", **pg_server.settings())
+        glob = DataSource("postgresql", registry=reg, url=pg_server.url)
+        assert (acme.connector.schema, beta.connector.schema) == ("acme", "beta-2")
+        assert glob.connector.schema == "public"
+        assert acme.connector.engine is beta.connector.engine  # one pool for all tenants
+        A = acme.define("Item", {"v": "integer"})
+        B = beta.define("Item", {"v": "integer"})
+        A.create([{"v": 1}, {"v": 2}])
+        B.create(v=3)
+        assert (A.count(), B.count()) == (2, 1)
+        schemas = pg_server.superuser_sql(
+            "@db SELECT schema_name FROM information_schema.schemata "
+            "WHERE schema_name IN ('acme', 'beta-2') ORDER BY 1"
+        )[0]
+        assert schemas == [("acme",), ("beta-2",)]
+    finally:
+        reg.clear()
+        pg_server.superuser_sql(
+            "@db DROP SCHEMA IF EXISTS acme CASCADE", '@db DROP SCHEMA IF EXISTS "beta-2" CASCADE'
+        )
+
+
+def _texts_of(exc: BaseException) -> list[str]:
+    out = []
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        out += [str(e), repr(e), *(str(a) for a in e.args)]
+        out.append("".join(traceback.format_exception(e)))
+        e = e.__cause__ or e.__context__
+    return out
+
+
+def _spellings(pw: str) -> list[str]:
+    return [pw, quote(pw, safe=""), quote_plus(pw), quote(pw)]
+
+
+def test_password_never_shown(pg_server: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    reg = ModelRegistry()
+    pw = pg_server.password
+    try:
+        good = DataSource("postgresql", registry=reg, url=pg_server.url, name="good")
+        kw = DataSource("postgresql", registry=reg, name="kw", **pg_server.settings())
+        good.define("T", {"v": "integer"}).create(v=1)
+        shown = [
+            repr(good),
+            str(good.settings),
+            repr(good.connector),
+            str(vars(good.connector)),
+            good._repr_html_(),
+            repr(kw),
+            str(kw.settings),
+            str(vars(kw.connector)),
+            repr(good.connector.engine),
+            str(good.models.T.to_frame()),
+        ]
+        assert good.settings["url"].startswith("postgresql://nbr_user:***@")
+        wrong = pg_server.settings(password=pw + "x")
+        bad = DataSource("postgresql", registry=reg, name="bad", **wrong)
+        with pytest.raises(DataSourceConnectionError) as info:
+            bad.ping()
+        msg = str(info.value)
+        assert f"127.0.0.1:{pg_server.port}" in msg and "nbr_test" in msg
+        assert isinstance(info.value, ConnectionError)
+        shown += _texts_of(info.value)
+        bad_url = pg_server.url.replace(quote(pw, safe=""), quote(pw + "x", safe=""))
+        bad2 = DataSource("postgresql", registry=reg, name="bad2", url=bad_url)
+        with pytest.raises(DataSourceConnectionError) as info2:
+            bad2.define("T", {"v": "integer"}).count()
+        shown += _texts_of(info2.value)
+        with pytest.raises(ValueError) as info3:
+            DataSource(
+                "postgresql", registry=reg, url=f"postgresql://u:{quote(pw, safe='')}@h:notaport/db"
+            )
+        shown += _texts_of(info3.value)
+        shown += [r.getMessage() for r in caplog.records]
+        for text in shown:
+            for spelling in _spellings(pw) + _spellings(pw + "x"):
+                assert spelling not in text, (spelling, text[:300])
+    finally:
+        reg.clear()
+
+
+def test_unreachable_server(pg_server: Any) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ds = DataSource(
+        "postgresql", registry=ModelRegistry(), **pg_server.settings(port=port, schema="x")
+    )
+    with pytest.raises(DataSourceConnectionError, match=f"127.0.0.1:{port}, database 'nbr_test'"):
+        ds.ping()
+    ds.disconnect()
+
+
+def test_server_going_away_and_back(pg_server: Any) -> None:
+    reg = ModelRegistry()
+    ds = DataSource("postgresql", registry=reg, **pg_server.settings(schema="away"))
+    T = ds.define("T", {"v": "integer"})
+    T.create([{"v": 1}, {"v": 2}])
+    pg_server.stop()
+    try:
+        with pytest.raises(DataSourceConnectionError):
+            T.create([{"v": 3}, {"v": 4}])
+        with pytest.raises(DataSourceConnectionError):
+            T.count()
+    finally:
+        pg_server.start()
+    assert T.count() == 2  # nothing half-written; the pool reconnects
+    T.create(v=5)
+    assert [r.v for r in T.find()] == [1, 2, 5]
+    reg.clear()
+    pg_server.superuser_sql("@db DROP SCHEMA away CASCADE")
+
+
+def test_sqlite_memory_database_is_private() -> None:
+    reg = ModelRegistry()
+    a = DataSource("sqlite", registry=reg, file=":memory:", name="a")
+    b = DataSource("sqlite", registry=reg, file=":memory:", name="b")
+    a.define("T", {"v": "integer"}).create(v=1)
+    assert b.define("T", {"v": "integer"}).count() == 0
+    reg.clear()
+
+
+def test_bad_settings() -> None:
+    with pytest.raises(ValueError, match="unknown setting"):
+        DataSource("sqlite", registry=ModelRegistry(), file="x.db", fil="y")
+    with pytest.raises(TypeError, match="file="):
+        DataSource("sqlite", registry=ModelRegistry())
+    with pytest.raises(ValueError, match="not both"):
+        DataSource("postgresql", registry=ModelRegistry(), url="postgresql://h/db", host="h")
