@@ -25,6 +25,7 @@ from .core.errors import (
 from .core.fingerprint import fingerprint
 from .core.model import Model, ModelDefinition, PropertyDefinition
 from .core.owners import App
+from .core.pickling import model_class as _model_class  # registers the class reducer (§12.6)
 from .core.registry import (
     ModelRegistry,
     RegistryEvent,
@@ -83,7 +84,7 @@ for _name in __all__:
     _obj = globals().get(_name)
     if isinstance(_obj, type) and _obj.__module__.startswith("nbregistry."):
         _obj.__module__ = __name__
-del _name, _obj
+del _name, _obj, _model_class
 
 
 def current_tenant() -> str:

@@ -8,7 +8,14 @@ import sys
 
 import pytest
 
-from nbregistry import DefinitionError, ModelBuilder, ModelRegistry, PropertyDefinition, fingerprint
+from nbregistry import (
+    DefinitionError,
+    ModelBuilder,
+    ModelRedefinedWarning,
+    ModelRegistry,
+    PropertyDefinition,
+    fingerprint,
+)
 
 
 def test_key_order_never_matters() -> None:
@@ -145,10 +152,19 @@ def test_structure_lookup_memo_keeps_no_class_alive(reg: ModelRegistry) -> None:
 
     from nbregistry.core.fingerprint import _FP_MEMO, lookup_fingerprint
 
-    model = ModelBuilder(registry=reg).define("Ref", {"a": "string"})
+    builder = ModelBuilder(registry=reg)
+    model = builder.define("Ref", {"a": "string"})
     ref = weakref.ref(model)
-    lookup_fingerprint({"r": model})
-    assert all("Ref" not in repr(k) for k in _FP_MEMO)
+    assert lookup_fingerprint({"r": model}) == fingerprint({"r": model})
+    # A model class pickles as its reference (DESIGN §12.6), so the memo key holds the
+    # reference's bytes (name and fingerprint, which fix the spec's text), not the class.
+    assert all(type(k) is bytes for k in _FP_MEMO)
+    assert any(model.definition.fingerprint.encode() in k for k in _FP_MEMO)
+    with pytest.warns(ModelRedefinedWarning):
+        other = builder.define("Ref", {"a": "integer"})
+    assert lookup_fingerprint({"r": other}) == fingerprint({"r": other})
+    assert fingerprint({"r": other}) != fingerprint({"r": model})
+    del other
     reg.clear()
     del model
     gc.collect()

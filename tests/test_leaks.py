@@ -52,13 +52,14 @@ def _cycle(reg: ModelRegistry, code: str, refs: list[weakref.ref[Any]] | None, r
 
 
 def _type_call_filter() -> tracemalloc.Filter:
-    """Exclude the one block ``type()`` allocates in make_model_class (see ``_growth``)."""
-    # Read the line from the loaded code object (not the file), so editing model.py while
-    # the suite runs cannot desynchronise it: the line that loads the global ``type``.
+    """Exclude the one block the metaclass call (``ModelType(...)``, a ``type()`` call)
+    allocates in new_model_class (see ``_growth``)."""
+    # Read the line from the loaded code object (not the file), so editing meta.py while
+    # the suite runs cannot desynchronise it: the line that loads the global ``ModelType``.
     lineno = next(
         ins.positions.lineno
         for ins in dis.get_instructions(_model_module.new_model_class)
-        if ins.opname == "LOAD_GLOBAL" and ins.argval == "type" and ins.positions is not None
+        if ins.opname == "LOAD_GLOBAL" and ins.argval == "ModelType" and ins.positions is not None
     )
     return tracemalloc.Filter(False, _model_module.__file__, lineno=lineno)
 

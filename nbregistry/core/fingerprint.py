@@ -385,9 +385,10 @@ def normalize_with_fingerprint(properties: Any) -> tuple[tuple[NProp, ...], str]
 # pickled spec → fingerprint, for find_model_by_structure: a lookup then costs one C-level
 # ``pickle.dumps`` and a dict probe instead of a full normalisation. The pickle is an exact
 # snapshot of the spec's current content (1, 1.0 and True pickle differently; builtin types
-# pickle by reference). A Model class never pickles (its module ``nbregistry.models`` does
-# not exist), so a spec holding one takes the slow path and the memo keeps no class
-# alive. Bounded by clearing.
+# pickle by reference). A Model class pickles as its reference (core.pickling: tenant,
+# owner, name and fingerprint, or tenant, fingerprint and strict for an anonymous one),
+# which determines its canonical text, so the key stays exact; the memo holds bytes only
+# and keeps no class alive. Bounded by clearing.
 _FP_MEMO: dict[bytes, str] = {}
 _FP_MEMO_MAX = 4096
 _pickle_dumps: Any = None

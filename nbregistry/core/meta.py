@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .model import Model
+from .model import Model, ModelType
 
 if TYPE_CHECKING:
     from .model import ModelDefinition
@@ -85,7 +85,7 @@ def new_model_class(
         "app": None,
         "_nbr_meta": ModelRecord(owner, registry),
     }
-    return type(name, (Model,), ns)
+    return ModelType(name, (Model,), ns)
 
 
 def record_of(cls: type[Model]) -> ModelRecord:

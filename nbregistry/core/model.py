@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Model",
     "ModelDefinition",
+    "ModelType",
     "PropertyDefinition",
     "check_value",
     "settings_dict",
@@ -291,7 +292,18 @@ def check_value(
     return value
 
 
-class Model(DataAccess):
+class ModelType(type):
+    """The metaclass of every model class; it adds no behaviour of its own.
+
+    It exists so that model *classes* have a type of their own: ``copyreg`` reducers
+    are keyed by type, and pickle consults them before pickling a class by its module
+    and name (which a model class, built at run time, cannot be found by). The reducer
+    is registered in :mod:`nbregistry.core.pickling`. No attribute hook is defined here,
+    so class attribute lookups stay as fast as on a plain class.
+    """
+
+
+class Model(DataAccess, metaclass=ModelType):
     """Base class of every model class. Instances validate on construction.
 
     Class attributes: ``model_name``, ``definition``, ``data_source``, ``app``,
