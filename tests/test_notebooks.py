@@ -55,6 +55,56 @@ def test_no_nbval_only_markers(path: Path) -> None:
     assert not bad, f"{path.name}: nbval-only markers (use the {TAG!r} tag): {bad}"
 
 
+def _kernel_metadata() -> dict[str, Any]:
+    """Return the notebook metadata JupyterLab 4 writes once an ipykernel kernel is up."""
+    from ipykernel.ipkernel import IPythonKernel
+    from ipykernel.kernelspec import KERNEL_NAME, get_kernel_dict
+
+    spec = get_kernel_dict()
+    return {
+        "kernelspec": {
+            "display_name": spec["display_name"],
+            "language": spec["language"],
+            "name": KERNEL_NAME,
+        },
+        # what the kernel's kernel_info reply carries (JupyterLab stores it verbatim)
+        "language_info": dict(IPythonKernel.language_info),
+    }
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
+def test_stored_metadata_is_what_jupyterlab_writes(path: Path) -> None:
+    """Opening a notebook does not mark it modified (issue 14).
+
+    JupyterLab 4 sets ``kernelspec`` from the kernel's spec and ``language_info`` from its
+    kernel_info reply when the kernel starts; any difference (``"Python 3"`` for
+    ``"Python 3 (ipykernel)"``, a shorter ``language_info``, another Python version) marks
+    the notebook dirty at once. Seen in JupyterLab 4.6 and pinned end to end by
+    tests/browser/test_jupyterlab.py; it writes nbformat 4.5 with sorted keys, indent 1.
+    """
+    import nbformat
+
+    text = path.read_text(encoding="utf-8")
+    nb = json.loads(text)
+    expected = _kernel_metadata()
+    got = {key: nb["metadata"].get(key) for key in expected}
+    assert got == expected, (
+        f"{path.name}: notebook metadata differs from what JupyterLab writes with this "
+        f"kernel (the notebook would open as modified); store\n{json.dumps(expected)}"
+    )
+    assert (
+        (nb["nbformat"], nb["nbformat_minor"])
+        == (4, 5)
+        == (
+            nbformat.current_nbformat,
+            nbformat.current_nbformat_minor,
+        )
+    )
+    assert text == json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n", (
+        f"{path.name} is not laid out as Jupyter saves it (indent 1, sorted keys)"
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
