@@ -386,6 +386,19 @@ def complete(shell: InteractiveShell, line: str) -> list[str]:
     return sorted((line[: c.start] + c.text).split(" ")[-1] for c in found)
 
 
+def complete_texts(shell: InteractiveShell, line: str) -> list[str]:
+    """Return, in the order offered, the text after ``%registry SUB [opts]`` each completion
+    leaves (a completion may insert ``Model -t CODE``)."""
+    from IPython.core.completer import provisionalcompleter
+
+    with provisionalcompleter():
+        found = list(shell.Completer.completions(line, len(line)))
+    assert all(c.end == len(line) for c in found), found
+    start = len(line) - len(line.split(" ")[-1])
+    assert all(c.start == start for c in found), found
+    return [c.text for c in found]
+
+
 @pytest.fixture
 def tenants_and_models(reg: ModelRegistry) -> None:
     """Populate ``reg``: acme (crm: User, Order; billing: Invoice), globex, acme:eu."""
@@ -456,11 +469,80 @@ def test_complete_model_names_in_the_chosen_tenant(
     ]
     assert complete(ip, "%registry show -t acme U") == ["User"]
     assert complete(ip, "%registry find -t globex I") == ["Item"]
-    # current tenant: global, which holds no models; globex's Item is never offered
-    assert "Item" not in complete(ip, "%registry show I")
+    # -t globex: only globex's (and global's) models, never acme's
+    assert complete_texts(ip, "%registry show -t globex ") == ["Item", "shop.Item"]
     reg.use_tenant("acme")
-    assert complete(ip, "%registry show I") == ["Invoice"]
-    assert "Invoice" not in complete(ip, "%registry show -t bad! Inv")
+    # current tenant acme: its own names first, as typed; other tenants' with their -t
+    assert complete_texts(ip, "%registry show I") == ["Invoice", "Item -t globex"]
+    assert complete_texts(ip, "%registry show -t bad! Inv") == ["Inv"]  # nothing to add
+
+
+@pytest.mark.usefixtures("tenants_and_models")
+def test_complete_model_names_from_the_global_tenant(ip: InteractiveShell) -> None:
+    """Issue 14: in the global tenant, other tenants' models, never keywords or files."""
+    assert ip.user_ns["reg"].current_tenant() == "global"
+    assert complete_texts(ip, "%registry show ") == [
+        "Invoice -t acme",
+        "Order -t acme",
+        "User -t acme",
+        "billing.Invoice -t acme",
+        "crm.Order -t acme",
+        "crm.User -t acme",
+        "Item -t globex",
+        "shop.Item -t globex",
+        "Vat -t acme:eu",
+        "eu.Vat -t acme:eu",
+    ]
+    assert complete_texts(ip, "%registry show U") == ["User -t acme"]
+    assert complete_texts(ip, "%registry find cr") == ["crm.Order -t acme", "crm.User -t acme"]
+    # what a completion inserts runs (bare `show User` is a UsageError in global)
+    (text,) = complete_texts(ip, "%registry show U")
+    with pytest.raises(UsageError):
+        ip.run_line_magic("registry", "show User")
+    assert "name" in ip.run_line_magic("registry", f"show {text}").index  # acme's User
+    # neither keywords (`if`, `in`) nor file names (`Untitled.ipynb`, `tests`) leak in
+    assert complete_texts(ip, "%registry show i") == ["i"]
+    assert complete_texts(ip, "%registry show t") == ["t"]
+
+
+@pytest.mark.usefixtures("tenants_and_models")
+def test_complete_model_names_across_all_tenants(
+    ip: InteractiveShell, reg: ModelRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Untitled.ipynb").write_text("{}", encoding="utf-8")
+    assert complete_texts(ip, "%registry find --all-tenants U") == ["User"]
+    assert complete_texts(ip, "%registry find --all-tenants ") == [
+        "Invoice",
+        "Item",
+        "Order",
+        "User",
+        "Vat",
+        "billing.Invoice",
+        "crm.Order",
+        "crm.User",
+        "eu.Vat",
+        "shop.Item",
+    ]
+    assert complete_texts(ip, "%registry find --all-tenants Unt") == ["Unt"]
+    magics(ip).all_tenants = True  # find without -t covers every tenant: bare names
+    try:
+        assert complete_texts(ip, "%registry find I") == ["Invoice", "Item"]
+        assert complete_texts(ip, "%registry find -t globex I") == ["Item"]
+    finally:
+        magics(ip).all_tenants = False
+    reg.use_tenant("globex")
+    assert complete_texts(ip, "%registry find --all-tenants V") == ["Vat"]
+
+
+def test_complete_with_nothing_registered_offers_the_options(ip: InteractiveShell) -> None:
+    assert complete_texts(ip, "%registry show ") == ["-h", "--help", "-t", "--tenant"]
+
+
+def test_complete_subcommands_before_help_options(ip: InteractiveShell) -> None:
+    offered = complete_texts(ip, "%registry ")
+    assert offered[-2:] == ["-h", "--help"]
+    assert offered[:-2] == sorted(offered[:-2]) and "show" in offered
 
 
 @pytest.mark.usefixtures("tenants_and_models")

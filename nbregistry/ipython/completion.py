@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.completer import SimpleCompletion, context_matcher
 
 from ..core.meta import owner_of
+from ..core.tenancy import GLOBAL_TENANT
 from .magics import SUBCOMMANDS, option_names, subparsers
 
 if TYPE_CHECKING:
     from IPython.core.completer import CompletionContext
 
+    from ..core.model import Model
     from .magics import RegistryMagics
 
 __all__ = ["candidates", "make_matcher"]
@@ -45,21 +47,42 @@ def _chosen_tenant(words: list[str]) -> str | None:
     return None
 
 
-def _model_names(magics: RegistryMagics, code: str | None) -> list[str]:
+def _names(models: list[type[Model]], suffix: str = "") -> list[str]:
+    """Return the bare names, then the ``owner.Model`` names, of ``models`` (sorted)."""
+    bare = sorted({m.model_name for m in models})
+    qualified = sorted(
+        {f"{owner.name}.{m.model_name}" for m in models if (owner := owner_of(m)) is not None}
+    )
+    return [n + suffix for n in (*bare, *qualified)]
+
+
+def _model_names(magics: RegistryMagics, sub: str, done: list[str]) -> list[str]:
+    """Return the model completions for ``show``/``find``, in the order they are offered.
+
+    ``-t CODE``: that tenant's models and the global ones (what the lookup resolves).
+    ``find --all-tenants`` (or ``RegistryMagics.all_tenants`` without ``-t``): every
+    tenant's names. Otherwise the names that resolve as typed (current tenant, then
+    global) come first, then every other tenant's models as ``Model -t CODE``, the text
+    that runs in that tenant: the magic reads any tenant with ``-t``, so completion
+    shows nothing the magic would not.
+    """
     reg = magics.registry
+    chosen = _chosen_tenant(done)
     try:
-        code = reg.current_tenant() if code is None else code
-        models = reg.all_models(tenant=code)
-        if code != "global":
-            models += reg.all_models(tenant="global")
+        if sub == "find" and ("--all-tenants" in done or (magics.all_tenants and chosen is None)):
+            return _names(reg.all_models())
+        code = reg.current_tenant() if chosen is None else chosen
+        # tenant code -> its models; the current/chosen tenant first, global after it
+        # (the lookup falls back to global), then the others in registration order.
+        resolvable = dict.fromkeys((code, GLOBAL_TENANT))
+        names = _names([m for c in resolvable for m in reg.all_models(tenant=c)])
+        if chosen is None:
+            for other in reg.tenants():
+                if other not in resolvable:
+                    names += _names(reg.all_models(tenant=other), f" -t {other}")
+        return names
     except Exception:  # an invalid -t value while typing: nothing to offer
         return []
-    names = dict.fromkeys(m.model_name for m in models)
-    for m in models:
-        owner = owner_of(m)
-        if owner is not None:
-            names.setdefault(f"{owner.name}.{m.model_name}")
-    return list(names)
 
 
 def _owner_names(magics: RegistryMagics, code: str | None) -> list[str]:
@@ -85,8 +108,8 @@ def candidates(magics: RegistryMagics, text_until_cursor: str) -> tuple[list[str
     current = "" if stripped.endswith((" ", "\t")) else words[-1]
     done = words if current == "" else words[:-1]
     parser = magics._parser
-    if len(done) == 1:  # the subcommand itself
-        pool = [*SUBCOMMANDS, "-h", "--help"]
+    if len(done) == 1:  # the subcommand itself: subcommands first, then the help options
+        pool = [*sorted(SUBCOMMANDS), "-h", "--help"]
         return [c for c in pool if c.startswith(current)], current
     sub = done[1]
     sub_parser = subparsers(parser).get(sub)
@@ -103,7 +126,8 @@ def candidates(magics: RegistryMagics, text_until_cursor: str) -> tuple[list[str
     elif current.startswith("-"):
         pool = option_names(sub_parser)
     elif sub in ("show", "find"):
-        pool = _model_names(magics, chosen)
+        # nothing registered yet: the options are all that can follow here
+        pool = _model_names(magics, sub, done) or option_names(sub_parser)
     elif sub in ("cleanup", "tenant"):
         pool = _tenants(magics)
     else:
@@ -122,9 +146,15 @@ def make_matcher(magics: RegistryMagics) -> Callable[[CompletionContext], dict[s
         if found is None:
             return _NO_RESULT
         words, fragment = found
+        if not words and fragment:
+            # Nothing of ours matches: offer the fragment itself (completing changes
+            # nothing), because IPython suppresses the other matchers only for a matcher
+            # with completions, and theirs (keywords, file names) never fit this line.
+            words = [fragment]
         return {
             "completions": [SimpleCompletion(w, type="nbregistry") for w in words],
             "suppress": True,
+            "ordered": True,  # keep our order (subcommands before -h, resolvable first)
             "matched_fragment": fragment,
         }
 
