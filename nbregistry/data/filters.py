@@ -38,14 +38,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OPERATORS",
+    "ORDER_RE",
+    "coerce_value",
     "compile_order",
     "compile_where",
     "id_lookup",
+    "like_regex",
+    "order_terms",
     "parse_fields",
     "parse_limit",
     "parse_regexp",
     "parse_skip",
     "plan_where",
+    "prop_for_path",
     "resolve_path",
     "top_rows",
 ]
@@ -107,7 +112,7 @@ def _getter(parts: tuple[str, ...]) -> Callable[[Row], Any]:
     return lambda row: resolve_path(row, parts)
 
 
-def _prop_for_path(
+def prop_for_path(
     cls: type[Model], path: str, where_path: str, what: str
 ) -> PropertyDefinition | None:
     """Return the PropertyDefinition at a dotted path, None if untyped; FilterError if unknown."""
@@ -156,14 +161,14 @@ _SCALAR_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-def _coerce_value(prop: PropertyDefinition | None, value: Any, path: str) -> Any:
+def coerce_value(prop: PropertyDefinition | None, value: Any, path: str) -> Any:
     """Return the filter value in stored form (dates parsed); FilterError if it cannot match."""
     if value is None or prop is None or not isinstance(prop.type, str):
         return value
     t = prop.type
     if t == "array" and prop.items is not None and not isinstance(value, (list, tuple)):
         # a scalar compared with an array property: an element of the array (contains)
-        return _coerce_value(prop.items, value, path)
+        return coerce_value(prop.items, value, path)
     if isinstance(value, re.Pattern):
         if t in ("string", "any", "array"):
             return value
@@ -185,7 +190,7 @@ def _coerce_value(prop: PropertyDefinition | None, value: Any, path: str) -> Any
     return value
 
 
-def _like_regex(pattern: Any, path: str, ignore_case: bool) -> re.Pattern[str]:
+def like_regex(pattern: Any, path: str, ignore_case: bool) -> re.Pattern[str]:
     if isinstance(pattern, re.Pattern):
         if ignore_case and not pattern.flags & re.IGNORECASE:
             return re.compile(pattern.pattern, pattern.flags | re.IGNORECASE)
@@ -291,9 +296,9 @@ def _operator(
 ) -> Predicate:
     """Compile one ``{"op": value}`` condition."""
     if op == "eq":
-        return _equals(get, _coerce_value(prop, value, path), prop)
+        return _equals(get, coerce_value(prop, value, path), prop)
     if op == "neq":
-        pos = _equals(get, _coerce_value(prop, value, path), prop)
+        pos = _equals(get, coerce_value(prop, value, path), prop)
         return lambda row: not pos(row)
     if op == "regexp":
         if prop is not None and isinstance(prop.type, str) and prop.type not in ("string", "any"):
@@ -306,7 +311,7 @@ def _operator(
     if op in ("gt", "gte", "lt", "lte"):
         if value is None:
             raise FilterError(f"{path}: cannot compare with None; use {{'eq': None}}")
-        v = _coerce_value(prop, value, path)
+        v = coerce_value(prop, value, path)
         cmp = {"gt": _gt, "gte": _gte, "lt": _lt, "lte": _lte}[op]
         return lambda row: cmp(get(row), v)
     if op in ("inq", "nin"):
@@ -315,7 +320,7 @@ def _operator(
                 f"{path}: expects a list of values, got {value!r} ({type(value).__name__}); "
                 f"e.g. {{'{op}': [1, 2]}}"
             )
-        values = [_coerce_value(prop, x, f"{path}[{i}]") for i, x in enumerate(value)]
+        values = [coerce_value(prop, x, f"{path}[{i}]") for i, x in enumerate(value)]
         if any(type(x) is bool for x in values):
             pos = _any_of([_equals(get, x) for x in values])
         else:
@@ -340,11 +345,11 @@ def _operator(
             )
         if value[0] is None or value[1] is None:
             raise FilterError(f"{path}: bounds cannot be None, got {value!r}")
-        lo = _coerce_value(prop, value[0], f"{path}[0]")
-        hi = _coerce_value(prop, value[1], f"{path}[1]")
+        lo = coerce_value(prop, value[0], f"{path}[0]")
+        hi = coerce_value(prop, value[1], f"{path}[1]")
         return lambda row: _gte(v := get(row), lo) and _lte(v, hi)
     if op in ("like", "nlike", "ilike", "nilike"):
-        rx = _like_regex(value, path, ignore_case=op in ("ilike", "nilike"))
+        rx = like_regex(value, path, ignore_case=op in ("ilike", "nilike"))
         match = rx.search if isinstance(value, re.Pattern) else rx.fullmatch
 
         def pos(row: Row) -> bool:
@@ -401,7 +406,7 @@ def compile_where(cls: type[Model], where: Any, path: str = "where") -> Predicat
                 f"e.g. {{'age': {{{key!r}: ...}}}}"
             )
         prop_path = f"{path}.{key}"
-        prop = _prop_for_path(cls, key, prop_path, "where")
+        prop = prop_for_path(cls, key, prop_path, "where")
         get = _getter(tuple(key.split(".")))
         if isinstance(cond, Mapping):
             if not cond:
@@ -414,7 +419,7 @@ def compile_where(cls: type[Model], where: Any, path: str = "where") -> Predicat
                     )
                 preds.append(_operator(get, op, value, prop, f"{prop_path}.{op}"))
         else:
-            preds.append(_equals(get, _coerce_value(prop, cond, prop_path), prop))
+            preds.append(_equals(get, coerce_value(prop, cond, prop_path), prop))
     if not preds:
         return _always
     return _all_of(preds)
@@ -499,7 +504,7 @@ def plan_where(cls: type[Model], where: Any, indexed: Mapping[str, Any]) -> dict
         if not isinstance(cond, Mapping):
             if isinstance(cond, (re.Pattern, list, tuple)):
                 continue
-            acc.eq = [_coerce_value(prop, cond, key)]
+            acc.eq = [coerce_value(prop, cond, key)]
             out[key] = acc
             continue
         try:
@@ -512,15 +517,15 @@ def plan_where(cls: type[Model], where: Any, indexed: Mapping[str, Any]) -> dict
                     if any(isinstance(v, re.Pattern) for v in vals):
                         acc.exact = False
                         continue
-                    vals = [_coerce_value(prop, v, key) for v in vals]
+                    vals = [coerce_value(prop, v, key) for v in vals]
                     acc.eq = vals if acc.eq is None else [v for v in acc.eq if v in vals]
                 elif op == "between":
-                    acc._low(_coerce_value(prop, value[0], key), True)
-                    acc._high(_coerce_value(prop, value[1], key), True)
+                    acc._low(coerce_value(prop, value[0], key), True)
+                    acc._high(coerce_value(prop, value[1], key), True)
                 elif op in ("gt", "gte"):
-                    acc._low(_coerce_value(prop, value, key), op == "gte")
+                    acc._low(coerce_value(prop, value, key), op == "gte")
                 else:
-                    acc._high(_coerce_value(prop, value, key), op == "lte")
+                    acc._high(coerce_value(prop, value, key), op == "lte")
         except TypeError:
             continue  # incomparable bounds (NaN mixes are fine): leave it to the scan
         if acc.eq is not None or acc.ranged:
@@ -530,10 +535,10 @@ def plan_where(cls: type[Model], where: Any, indexed: Mapping[str, Any]) -> dict
 
 # --- order, fields, limit -------------------------------------------------------------
 
-_ORDER_RE = re.compile(r"\s*([^\s]+)(?:\s+(asc|desc))?\s*", re.IGNORECASE)
+ORDER_RE = re.compile(r"\s*([^\s]+)(?:\s+(asc|desc))?\s*", re.IGNORECASE)
 
 
-def _order_terms(order: Any) -> list[tuple[str, Any]]:
+def order_terms(order: Any) -> list[tuple[str, Any]]:
     """Return ``[(error path, term)]`` of an ``order``: a str split on commas, or a list."""
     if isinstance(order, str):
         return [("order", part) for part in order.split(",")]
@@ -558,8 +563,8 @@ def compile_order(cls: type[Model], order: Any) -> list[tuple[Callable[[Row], An
     if order is None:
         return []
     out = []
-    for where_path, item in _order_terms(order):
-        m = _ORDER_RE.fullmatch(item) if isinstance(item, str) else None
+    for where_path, item in order_terms(order):
+        m = ORDER_RE.fullmatch(item) if isinstance(item, str) else None
         if m is None:
             shown = item.strip() if isinstance(item, str) else item
             raise FilterError(
@@ -567,7 +572,7 @@ def compile_order(cls: type[Model], order: Any) -> list[tuple[Callable[[Row], An
                 "e.g. 'age DESC' or 'age DESC, name'"
             )
         prop_path = m.group(1)
-        _prop_for_path(cls, prop_path, where_path, "order")
+        prop_for_path(cls, prop_path, where_path, "order")
         desc = (m.group(2) or "asc").lower() == "desc"
         out.append((_getter(tuple(prop_path.split("."))), desc, prop_path))
     return out

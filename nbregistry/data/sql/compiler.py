@@ -34,28 +34,19 @@ from typing import Any
 import sqlalchemy as sa
 
 from ...core.errors import FilterError
-from ..filters import _ORDER_RE, _coerce_value, _order_terms, _prop_for_path, parse_regexp
+from ..filters import (
+    OPERATORS,
+    ORDER_RE,
+    coerce_value,
+    order_terms,
+    parse_regexp,
+    prop_for_path,
+)
 from .codec import column_kind, date_text, to_utc
 from .regex import pg_regex
 
 __all__ = ["OPERATORS", "Compiler", "TableInfo"]
 
-OPERATORS: tuple[str, ...] = (
-    "eq",
-    "neq",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "inq",
-    "nin",
-    "between",
-    "like",
-    "nlike",
-    "ilike",
-    "nilike",
-    "regexp",
-)
 _OPS = frozenset(OPERATORS)
 _TRUE = sa.true()
 _FALSE = sa.false()
@@ -132,7 +123,7 @@ class Compiler:
     def ref(self, key: str, where_path: str, what: str) -> _Ref:
         """Return where the value at a dotted path lives; FilterError for a bad path."""
         cls = self.info.cls
-        prop = _prop_for_path(cls, key, where_path, what)
+        prop = prop_for_path(cls, key, where_path, what)
         segs = tuple(key.split("."))
         first = segs[0]
         col = self.info.columns.get(first)
@@ -473,7 +464,7 @@ class Compiler:
                         )
                     preds.append(self.operator(r, op, value, f"{prop_path}.{op}"))
             else:
-                preds.append(self.eq(r, _coerce_value(r.prop, cond, prop_path), prop_path))
+                preds.append(self.eq(r, coerce_value(r.prop, cond, prop_path), prop_path))
         if not preds:
             return _TRUE
         return sa.and_(*preds) if len(preds) > 1 else preds[0]
@@ -482,20 +473,20 @@ class Compiler:
         """Compile one ``{"op": value}`` condition on the value at ``r``."""
         prop = r.prop
         if op == "eq":
-            return self.eq(r, _coerce_value(prop, value, path), path)
+            return self.eq(r, coerce_value(prop, value, path), path)
         if op == "neq":
-            return sa.not_(self.eq(r, _coerce_value(prop, value, path), path))
+            return sa.not_(self.eq(r, coerce_value(prop, value, path), path))
         if op in ("gt", "gte", "lt", "lte"):
             if value is None:
                 raise FilterError(f"{path}: cannot compare with None; use {{'eq': None}}")
-            return self.order_cmp(r, op, _coerce_value(prop, value, path), path)
+            return self.order_cmp(r, op, coerce_value(prop, value, path), path)
         if op in ("inq", "nin"):
             if not isinstance(value, (list, tuple, set, frozenset)):
                 raise FilterError(
                     f"{path}: expects a list of values, got {value!r} ({type(value).__name__}); "
                     f"e.g. {{'{op}': [1, 2]}}"
                 )
-            values = [_coerce_value(prop, x, f"{path}[{i}]") for i, x in enumerate(value)]
+            values = [coerce_value(prop, x, f"{path}[{i}]") for i, x in enumerate(value)]
             pos = self._any_of(r, values, path)
             return pos if op == "inq" else sa.not_(pos)
         if op == "between":
@@ -505,8 +496,8 @@ class Compiler:
                 )
             if value[0] is None or value[1] is None:
                 raise FilterError(f"{path}: bounds cannot be None, got {value!r}")
-            lo = _coerce_value(prop, value[0], f"{path}[0]")
-            hi = _coerce_value(prop, value[1], f"{path}[1]")
+            lo = coerce_value(prop, value[0], f"{path}[0]")
+            hi = coerce_value(prop, value[1], f"{path}[1]")
             return sa.and_(
                 self.order_cmp(r, "gte", lo, f"{path}[0]"),
                 self.order_cmp(r, "lte", hi, f"{path}[1]"),
@@ -552,8 +543,8 @@ class Compiler:
         """Return ORDER BY clauses: missing values last, ties by id; FilterError."""
         out: list[Any] = []
         if order is not None:
-            for where_path, item in _order_terms(order):
-                m = _ORDER_RE.fullmatch(item) if isinstance(item, str) else None
+            for where_path, item in order_terms(order):
+                m = ORDER_RE.fullmatch(item) if isinstance(item, str) else None
                 if m is None:
                     shown = item.strip() if isinstance(item, str) else item
                     raise FilterError(

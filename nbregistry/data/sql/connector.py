@@ -44,7 +44,7 @@ from ...core.errors import (
 from ...core.meta import is_registered
 from ...core.model import check_value
 from ...core.tenancy import GLOBAL_TENANT
-from ..filters import _like_regex, parse_fields, parse_limit, parse_skip
+from ..filters import like_regex, parse_fields, parse_limit, parse_skip
 from . import engines
 from .codec import INT_MAX, INT_MIN, column_kind, decoder, encode_value, to_utc
 from .codec import _plain_json as plain_json
@@ -972,7 +972,7 @@ def _fn_regexp(pattern: str, flags: int, value: Any) -> int | None:
 def _fn_ilike(value: Any, pattern: str) -> int | None:
     if not isinstance(value, str):
         return None
-    rx = _cached((pattern, 0, "ilike"), lambda: _like_regex(pattern, "ilike", True))
+    rx = _cached((pattern, 0, "ilike"), lambda: like_regex(pattern, "ilike", True))
     return 1 if rx.fullmatch(value) is not None else 0
 
 
