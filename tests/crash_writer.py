@@ -78,10 +78,18 @@ def _open_memory(target: str) -> tuple[Any, type[Any]]:
     return ds, ds.define("Item", SPEC)
 
 
+def _open_sqlite_connector(target: str) -> tuple[Any, type[Any]]:
+    from nbregistry import DataSource, ModelRegistry
+
+    ds = DataSource("sqlite", name="crash", registry=ModelRegistry(), file=target)
+    return ds, ds.define("Item", SPEC)
+
+
 #: backend name → opener(target) returning (owner to keep alive, model class)
 OPENERS: dict[str, Callable[[str], tuple[Any, type[Any]]]] = {
     "memory-json": _open_memory,
     "memory-sqlite": _open_memory,
+    "sqlite-connector": _open_sqlite_connector,
 }
 
 

@@ -67,6 +67,16 @@ def _reopen_memory(target: str) -> State:
         ds.disconnect()
 
 
+def _reopen_sqlite_connector(target: str) -> State:
+    """Open a ``DataSource("sqlite")`` database file anew, return its rows, release it."""
+    ds = DataSource("sqlite", name="check", registry=ModelRegistry(), file=target)
+    try:
+        Item = ds.define("Item", cw.SPEC)
+        return {item.id: item.to_dict() for item in Item.find()}
+    finally:
+        ds.disconnect()
+
+
 def _debris(*patterns: str) -> Callable[[str], list[str]]:
     """Return a function listing files matching ``patterns`` (``{f}`` = the store file)."""
 
@@ -119,6 +129,13 @@ BACKENDS = {
         lambda d: str(d / "store.sqlite"),
         _reopen_memory,
         _sqlite_debris,
+    ),
+    # The SQLite connector (issue 11): SQLite's own journal; no lock file of ours.
+    "sqlite-connector": Backend(
+        "sqlite-connector",
+        lambda d: str(d / "crm.db"),
+        _reopen_sqlite_connector,
+        lambda target: [p for p in _sqlite_debris(target) if not p.endswith(".lock")],
     ),
 }
 
