@@ -675,6 +675,49 @@ class SQLConnector(Connector):
     def _bump_sequence(self, conn: Connection, info: TableInfo, highest: int) -> None:
         """Advance the id sequence past an explicit id (PostgreSQL; SQLite does it itself)."""
 
+    def _assign_ids(self, conn: Connection, info: TableInfo, encoded: list[Row]) -> list[Any]:
+        """Return the ids of a batch, given like the memory connector gives them (PostgreSQL).
+
+        PostgreSQL sequences are not transactional: a failed insert would consume ids the
+        memory connector never consumes. So creators of one table are serialized by an
+        advisory lock, ids are computed here from the sequence's position (generated ids
+        follow explicit ones), and the sequence is advanced only after the insert worked.
+        """
+        assert info.id_name is not None
+        prep = conn.dialect.identifier_preparer
+        qualified = prep.format_table(info.table)
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": qualified})
+        consumed = conn.execute(
+            sa.text(
+                "SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence(:t, :c)::regclass),"
+                " 0)"
+            ),
+            {"t": qualified, "c": info.key.name},
+        ).scalar_one()
+        nxt = int(consumed) + 1
+        out: list[Any] = []
+        errors: list[tuple[str, str]] = []
+        seen: set[Any] = set()
+        for i, cols in enumerate(encoded):
+            key = cols.get(info.id_name)
+            if key is None:
+                key = nxt
+                nxt += 1
+            elif type(key) is int:
+                nxt = max(nxt, key + 1)
+            if key in seen:
+                errors.append(
+                    (
+                        f"[{i}].{info.id_name}",
+                        f"duplicate id {key!r}: another row of this batch has it",
+                    )
+                )
+            seen.add(key)
+            out.append(key)
+        if errors:
+            raise ValidationError(info.cls.model_name, errors)
+        return out
+
     def create(
         self, cls: type[Model], rows: list[Mapping[str, Any]], *, bulk: bool = True
     ) -> list[Model]:
@@ -723,9 +766,19 @@ class SQLConnector(Connector):
                 raise ValidationError(cls.model_name, errors)
 
         def run(conn: Connection) -> list[Any]:
-            if explicit:
+            assigned = None
+            if (
+                self.pg
+                and id_name is not None
+                and cls.definition.properties[id_name].type in _GENERATED
+            ):
+                assigned = self._assign_ids(conn, info, encoded)
+            check = dict(explicit)
+            if assigned is not None:
+                check.update({k: i for i, k in enumerate(assigned) if k not in check})
+            if check:
                 taken = (
-                    conn.execute(sa.select(info.key).where(info.key.in_(list(explicit))))
+                    conn.execute(sa.select(info.key).where(info.key.in_(list(check))))
                     .scalars()
                     .all()
                 )
@@ -734,12 +787,21 @@ class SQLConnector(Connector):
                         cls.model_name,
                         [
                             (
-                                f"[{explicit[k]}].{id_name}" if bulk else str(id_name),
+                                f"[{check[k]}].{id_name}" if bulk else str(id_name),
                                 f"duplicate id {k!r}: an existing row has it; nothing was written",
                             )
                             for k in taken
                         ],
                     )
+            if assigned is not None:
+                rows_with_ids = [
+                    {**cols, id_name: k} for cols, k in zip(encoded, assigned, strict=True)
+                ]
+                conn.execute(info.table.insert(), rows_with_ids)
+                ints = [k for k in assigned if type(k) is int]
+                if ints:
+                    self._bump_sequence(conn, info, max(ints))  # last: only on success
+                return assigned
             keys: list[Any] = [None] * len(encoded)
             # consecutive runs of rows with / without an explicit id, in order, so that
             # generated ids follow explicit ones exactly as in the memory connector
