@@ -396,6 +396,72 @@ class SQLConnector(Connector):
                     return False
         return True
 
+    # --- discovery ----------------------------------------------------------------------
+
+    def _discover_schema_name(self, schema: str | None) -> str | None:
+        if not self.pg:
+            return None
+        return schema if schema is not None else self._schema_for({})
+
+    def discover_model_definitions(self, schema: str | None = None) -> list[dict[str, Any]]:
+        """Return the tables and views: ``[{"name", "type": "table"|"view", "schema"}]``."""
+        sch = self._discover_schema_name(schema)
+        with self._tx() as conn:
+            insp = sa.inspect(conn)
+            tables = insp.get_table_names(schema=sch)
+            views = insp.get_view_names(schema=sch)
+        shown = sch if sch is not None else "main"
+        out = [{"name": t, "type": "table", "schema": shown} for t in tables]
+        out += [{"name": v, "type": "view", "schema": shown} for v in views]
+        return sorted(
+            (d for d in out if not str(d["name"]).startswith("sqlite_")),
+            key=lambda d: (d["type"], d["name"]),
+        )
+
+    def discover_schema(self, table: str, schema: str | None = None) -> dict[str, Any]:
+        """Return a property spec for an existing table or view; SchemaError if missing.
+
+        Types come from column types, ``id`` from a one-column primary key, ``required``
+        from NOT NULL without a default, ``index``/``unique`` from one-column indexes and
+        unique constraints.
+        """
+        if not isinstance(table, str) or not table:
+            raise TypeError(f"table must be a non-empty str, got {table!r}")
+        sch = self._discover_schema_name(schema)
+        with self._tx() as conn:
+            insp = sa.inspect(conn)
+            if not (insp.has_table(table, schema=sch) or table in insp.get_view_names(schema=sch)):
+                known = insp.get_table_names(schema=sch) + insp.get_view_names(schema=sch)
+                raise SchemaError(
+                    f"no table or view {table!r} in {self._where}"
+                    f"{'' if sch is None else f', schema {sch!r}'}; tables: "
+                    f"{', '.join(sorted(known)) or 'none'}"
+                )
+            columns = insp.get_columns(table, schema=sch)
+            pk = insp.get_pk_constraint(table, schema=sch).get("constrained_columns") or []
+            single: dict[str, bool] = {}
+            for ix in insp.get_indexes(table, schema=sch):
+                cols = ix.get("column_names") or []
+                if len(cols) == 1 and cols[0]:
+                    single[cols[0]] = single.get(cols[0], False) or bool(ix.get("unique"))
+            for uc in insp.get_unique_constraints(table, schema=sch):
+                cols = uc.get("column_names") or []
+                if len(cols) == 1:
+                    single[cols[0]] = True
+        spec: dict[str, Any] = {}
+        for col in columns:
+            name = col["name"]
+            prop: dict[str, Any] = {"type": _discovered_type(col["type"])}
+            is_id = len(pk) == 1 and pk[0] == name
+            if is_id:
+                prop["id"] = True
+            elif not col.get("nullable", True) and col.get("default") is None:
+                prop["required"] = True
+            if name in single and not is_id:
+                prop["index"] = {"unique": True} if single[name] else True
+            spec[name] = prop
+        return spec
+
     # --- encoding -------------------------------------------------------------------------
 
     def _encode(
@@ -973,6 +1039,30 @@ class SQLConnector(Connector):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self._where}>"
+
+
+def _discovered_type(t: Any) -> str:
+    """Return the property type of a reflected column type."""
+    if isinstance(t, sa.Boolean):
+        return "boolean"
+    if isinstance(t, sa.Integer):
+        return "integer"
+    if isinstance(t, (sa.Float, sa.Numeric)):
+        return "number"
+    if isinstance(t, (sa.DateTime, sa.Date)):
+        return "date"
+    if isinstance(t, sa.LargeBinary):
+        return "buffer"
+    if isinstance(t, sa.JSON):
+        return "object"
+    if isinstance(t, (sa.String, sa.Text, sa.Enum)):
+        return "string"
+    name = type(t).__name__.upper()
+    if "JSON" in name:
+        return "object"
+    if "BYTEA" in name or "BLOB" in name:
+        return "buffer"
+    return "any"
 
 
 def _index_name(table: str, index: str) -> str:
