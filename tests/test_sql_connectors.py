@@ -388,3 +388,60 @@ def test_bad_settings() -> None:
         DataSource("sqlite", registry=ModelRegistry())
     with pytest.raises(ValueError, match="not both"):
         DataSource("postgresql", registry=ModelRegistry(), url="postgresql://h/db", host="h")
+
+
+# --- discovery --------------------------------------------------------------------------
+
+
+def test_discover_tables_made_by_someone_else(sql_backend: Any) -> None:
+    pg = sql_backend.name == "postgresql"
+    sch = '"{schema}".' if pg else ""
+    serial = "SERIAL" if pg else "INTEGER"
+    ts = "TIMESTAMP WITH TIME ZONE DEFAULT now()" if pg else "TIMESTAMP DEFAULT CURRENT_TIMESTAMP"
+    stmts = ['CREATE SCHEMA "{schema}" AUTHORIZATION nbr_user'] if pg else []
+    stmts += [
+        f"CREATE TABLE {sch}customers (id {serial} PRIMARY KEY, name TEXT NOT NULL, "
+        f"email TEXT UNIQUE, vip BOOLEAN, created {ts})",
+        f"CREATE TABLE {sch}order_items (id {serial} PRIMARY KEY, "
+        f"customer_id INTEGER NOT NULL REFERENCES {sch}customers(id), "
+        "total NUMERIC(10, 2) NOT NULL DEFAULT 0, note TEXT)",
+        f"CREATE INDEX ix_cust ON {sch}order_items (customer_id)",
+        f"CREATE VIEW {sch}big_orders AS SELECT * FROM {sch}order_items WHERE total > 10",
+        f"INSERT INTO {sch}customers (id, name, email) VALUES (1, 'Ann', 'a@x'), (2, 'Bo', NULL)",
+        f"INSERT INTO {sch}order_items (customer_id, total) VALUES (1, 5.5), (1, 20), (2, 12.25)",
+    ]
+    if pg:
+        stmts += [
+            f"ALTER TABLE {sch}{t} OWNER TO nbr_user"
+            for t in ("customers", "order_items", "big_orders")
+        ]
+    _raw(sql_backend, *stmts)
+    ds = sql_backend.ds()
+    found = ds.discover_model_definitions()
+    shown = "main" if not pg else sql_backend.schema
+    assert found == [
+        {"name": "customers", "type": "table", "schema": shown},
+        {"name": "order_items", "type": "table", "schema": shown},
+        {"name": "big_orders", "type": "view", "schema": shown},
+    ]
+    spec = ds.discover_schema("customers")
+    assert spec["id"] == {"type": "integer", "id": True}
+    assert spec["name"] == {"type": "string", "required": True}
+    assert spec["email"] == {"type": "string", "index": {"unique": True}}
+    assert spec["vip"] == {"type": "boolean"}
+    assert spec["created"] == {"type": "date"}  # has a default: not required
+    items = ds.discover_schema("order_items")
+    assert items["customer_id"] == {"type": "integer", "required": True, "index": True}
+    assert items["total"] == {"type": "number"}  # NOT NULL but with a default
+    with pytest.raises(SchemaError, match="no table or view 'nope'"):
+        ds.discover_schema("nope")
+    models = ds.discover_and_define(["customers", "order_items"])
+    assert sorted(models) == ["Customers", "OrderItems"]
+    Items = models["OrderItems"]
+    assert Items.definition.settings["table"] == "order_items"
+    assert [(r.id, r.total) for r in Items.find({"total": {"gt": 10}}, order="total DESC")] == [
+        (2, 20.0),
+        (3, 12.25),
+    ]
+    assert Items.create(customer_id=2, total=1).id == 4  # the sequence follows the rows
+    assert models["Customers"].count({"email": None}) == 1

@@ -156,7 +156,8 @@ class DataSource(Owner):
         """Define a model for each discovered table; return ``{model name: class}``.
 
         Model names are the PascalCase of table names (``order_items`` → ``OrderItems``),
-        the real name kept in ``settings["table"]``. Raises TypeError (memory connector),
+        the real name kept in ``settings["table"]``; discovered models are strict (the
+        table has no ``_extra`` column). Raises TypeError (memory connector),
         SchemaError for a missing table, DefinitionError for a name that cannot be a model.
         """
         if tables is None:
@@ -167,7 +168,7 @@ class DataSource(Owner):
         out: dict[str, type[Model]] = {}
         for table, spec in specs:
             name = _pascal(table)
-            settings: dict[str, Any] = {"table": table, "id_injection": False}
+            settings: dict[str, Any] = {"table": table, "id_injection": False, "strict": True}
             if schema is not None:
                 settings["schema"] = schema
             out[name] = self.define(name, spec, settings)

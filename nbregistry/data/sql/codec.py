@@ -228,10 +228,12 @@ def decoder(prop: Any, kind: str, pg: bool) -> Decode | None:
     """Return the function turning a column value into the stored form (None: as is)."""
     if kind == "date":
         if pg:
-            return lambda v: None if v is None else v.astimezone(UTC)
+            return lambda v: None if v is None else to_utc(v)
         return lambda v: None if v is None else _dt.datetime.fromisoformat(v)
     if kind == "buffer":
         return lambda v: None if v is None else bytes(v)
+    if kind == "number":  # NUMERIC columns of discovered tables come back as Decimal
+        return lambda v: v if v is None or type(v) is float else float(v)
     if kind == "json":
         return _json_decoder(prop)
     return None

@@ -396,6 +396,72 @@ class SQLConnector(Connector):
                     return False
         return True
 
+    # --- discovery ----------------------------------------------------------------------
+
+    def _discover_schema_name(self, schema: str | None) -> str | None:
+        if not self.pg:
+            return None
+        return schema if schema is not None else self._schema_for({})
+
+    def discover_model_definitions(self, schema: str | None = None) -> list[dict[str, Any]]:
+        """Return the tables and views: ``[{"name", "type": "table"|"view", "schema"}]``."""
+        sch = self._discover_schema_name(schema)
+        with self._tx() as conn:
+            insp = sa.inspect(conn)
+            tables = insp.get_table_names(schema=sch)
+            views = insp.get_view_names(schema=sch)
+        shown = sch if sch is not None else "main"
+        out = [{"name": t, "type": "table", "schema": shown} for t in tables]
+        out += [{"name": v, "type": "view", "schema": shown} for v in views]
+        return sorted(
+            (d for d in out if not str(d["name"]).startswith("sqlite_")),
+            key=lambda d: (d["type"], d["name"]),
+        )
+
+    def discover_schema(self, table: str, schema: str | None = None) -> dict[str, Any]:
+        """Return a property spec for an existing table or view; SchemaError if missing.
+
+        Types come from column types, ``id`` from a one-column primary key, ``required``
+        from NOT NULL without a default, ``index``/``unique`` from one-column indexes and
+        unique constraints.
+        """
+        if not isinstance(table, str) or not table:
+            raise TypeError(f"table must be a non-empty str, got {table!r}")
+        sch = self._discover_schema_name(schema)
+        with self._tx() as conn:
+            insp = sa.inspect(conn)
+            if not (insp.has_table(table, schema=sch) or table in insp.get_view_names(schema=sch)):
+                known = insp.get_table_names(schema=sch) + insp.get_view_names(schema=sch)
+                raise SchemaError(
+                    f"no table or view {table!r} in {self._where}"
+                    f"{'' if sch is None else f', schema {sch!r}'}; tables: "
+                    f"{', '.join(sorted(known)) or 'none'}"
+                )
+            columns = insp.get_columns(table, schema=sch)
+            pk = insp.get_pk_constraint(table, schema=sch).get("constrained_columns") or []
+            single: dict[str, bool] = {}
+            for ix in insp.get_indexes(table, schema=sch):
+                cols = ix.get("column_names") or []
+                if len(cols) == 1 and cols[0]:
+                    single[cols[0]] = single.get(cols[0], False) or bool(ix.get("unique"))
+            for uc in insp.get_unique_constraints(table, schema=sch):
+                cols = uc.get("column_names") or []
+                if len(cols) == 1:
+                    single[cols[0]] = True
+        spec: dict[str, Any] = {}
+        for col in columns:
+            name = col["name"]
+            prop: dict[str, Any] = {"type": _discovered_type(col["type"])}
+            is_id = len(pk) == 1 and pk[0] == name
+            if is_id:
+                prop["id"] = True
+            elif not col.get("nullable", True) and col.get("default") is None:
+                prop["required"] = True
+            if name in single and not is_id:
+                prop["index"] = {"unique": True} if single[name] else True
+            spec[name] = prop
+        return spec
+
     # --- encoding -------------------------------------------------------------------------
 
     def _encode(
@@ -675,6 +741,49 @@ class SQLConnector(Connector):
     def _bump_sequence(self, conn: Connection, info: TableInfo, highest: int) -> None:
         """Advance the id sequence past an explicit id (PostgreSQL; SQLite does it itself)."""
 
+    def _assign_ids(self, conn: Connection, info: TableInfo, encoded: list[Row]) -> list[Any]:
+        """Return the ids of a batch, given like the memory connector gives them (PostgreSQL).
+
+        PostgreSQL sequences are not transactional: a failed insert would consume ids the
+        memory connector never consumes. So creators of one table are serialized by an
+        advisory lock, ids are computed here from the sequence's position (generated ids
+        follow explicit ones), and the sequence is advanced only after the insert worked.
+        """
+        assert info.id_name is not None
+        prep = conn.dialect.identifier_preparer
+        qualified = prep.format_table(info.table)
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": qualified})
+        consumed = conn.execute(
+            sa.text(
+                "SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence(:t, :c)::regclass),"
+                " 0)"
+            ),
+            {"t": qualified, "c": info.key.name},
+        ).scalar_one()
+        nxt = int(consumed) + 1
+        out: list[Any] = []
+        errors: list[tuple[str, str]] = []
+        seen: set[Any] = set()
+        for i, cols in enumerate(encoded):
+            key = cols.get(info.id_name)
+            if key is None:
+                key = nxt
+                nxt += 1
+            elif type(key) is int:
+                nxt = max(nxt, key + 1)
+            if key in seen:
+                errors.append(
+                    (
+                        f"[{i}].{info.id_name}",
+                        f"duplicate id {key!r}: another row of this batch has it",
+                    )
+                )
+            seen.add(key)
+            out.append(key)
+        if errors:
+            raise ValidationError(info.cls.model_name, errors)
+        return out
+
     def create(
         self, cls: type[Model], rows: list[Mapping[str, Any]], *, bulk: bool = True
     ) -> list[Model]:
@@ -723,9 +832,19 @@ class SQLConnector(Connector):
                 raise ValidationError(cls.model_name, errors)
 
         def run(conn: Connection) -> list[Any]:
-            if explicit:
+            assigned = None
+            if (
+                self.pg
+                and id_name is not None
+                and cls.definition.properties[id_name].type in _GENERATED
+            ):
+                assigned = self._assign_ids(conn, info, encoded)
+            check = dict(explicit)
+            if assigned is not None:
+                check.update({k: i for i, k in enumerate(assigned) if k not in check})
+            if check:
                 taken = (
-                    conn.execute(sa.select(info.key).where(info.key.in_(list(explicit))))
+                    conn.execute(sa.select(info.key).where(info.key.in_(list(check))))
                     .scalars()
                     .all()
                 )
@@ -734,12 +853,21 @@ class SQLConnector(Connector):
                         cls.model_name,
                         [
                             (
-                                f"[{explicit[k]}].{id_name}" if bulk else str(id_name),
+                                f"[{check[k]}].{id_name}" if bulk else str(id_name),
                                 f"duplicate id {k!r}: an existing row has it; nothing was written",
                             )
                             for k in taken
                         ],
                     )
+            if assigned is not None:
+                rows_with_ids = [
+                    {**cols, id_name: k} for cols, k in zip(encoded, assigned, strict=True)
+                ]
+                conn.execute(info.table.insert(), rows_with_ids)
+                ints = [k for k in assigned if type(k) is int]
+                if ints:
+                    self._bump_sequence(conn, info, max(ints))  # last: only on success
+                return assigned
             keys: list[Any] = [None] * len(encoded)
             # consecutive runs of rows with / without an explicit id, in order, so that
             # generated ids follow explicit ones exactly as in the memory connector
@@ -911,6 +1039,30 @@ class SQLConnector(Connector):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self._where}>"
+
+
+def _discovered_type(t: Any) -> str:
+    """Return the property type of a reflected column type."""
+    if isinstance(t, sa.Boolean):
+        return "boolean"
+    if isinstance(t, sa.Integer):
+        return "integer"
+    if isinstance(t, (sa.Float, sa.Numeric)):
+        return "number"
+    if isinstance(t, (sa.DateTime, sa.Date)):
+        return "date"
+    if isinstance(t, sa.LargeBinary):
+        return "buffer"
+    if isinstance(t, sa.JSON):
+        return "object"
+    if isinstance(t, (sa.String, sa.Text, sa.Enum)):
+        return "string"
+    name = type(t).__name__.upper()
+    if "JSON" in name:
+        return "object"
+    if "BYTEA" in name or "BLOB" in name:
+        return "buffer"
+    return "any"
 
 
 def _index_name(table: str, index: str) -> str:
