@@ -312,6 +312,11 @@ def _check_quickstart(page: Page, server: LabServer, tmp_path: Path) -> None:
         OPEN_TIMEOUT_MS,
         lambda s, k: len(s["prompts"]) == len(code) and k == ["idle"] and "Idle" in s["status"],
     )
+    # JupyterLab writes the kernel's metadata as the kernel connects: watch a little longer
+    settle = time.monotonic() + 2.0
+    while not opened["dirty"] and time.monotonic() < settle:
+        page.wait_for_timeout(200)
+        opened = page.evaluate(_STATE_JS)
     assert not opened["dirty"], "the notebook shows as modified right after opening"
     stored_counts = sum(c["execution_count"] is not None for c in code)  # nbval-checked
     assert sum(map(_ran, opened["prompts"])) == stored_counts, opened["prompts"]
