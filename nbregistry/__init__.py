@@ -11,12 +11,14 @@ from .core.connector import Connector
 from .core.datasource import DataSource
 from .core.errors import (
     AmbiguousModelError,
+    ConflictError,
     DefinitionError,
     FilterError,
     ModelNotFoundError,
     ModelRedefinedWarning,
     PersistenceError,
     RegistryError,
+    StoreError,
     TenantError,
     ValidationError,
 )
@@ -42,6 +44,7 @@ __all__ = [
     "GLOBAL_TENANT",
     "AmbiguousModelError",
     "App",
+    "ConflictError",
     "Connector",
     "DataSource",
     "DefinitionError",
@@ -58,6 +61,7 @@ __all__ = [
     "RegistryError",
     "RegistryEvent",
     "RegistryStats",
+    "StoreError",
     "Subscription",
     "TenantError",
     "TenantRegistry",

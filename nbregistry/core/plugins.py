@@ -22,7 +22,7 @@ STORES = "nbregistry.stores"
 #: group → {name → "module:attribute"} for the implementations nbregistry ships.
 BUILTIN: dict[str, dict[str, str]] = {
     CONNECTORS: {"memory": "nbregistry.data.memory:MemoryConnector"},
-    STORES: {},
+    STORES: {"sqlite": "nbregistry.store.sqlite:SQLiteStore"},
 }
 
 # group → {name → loaded object}: each entry point is imported once per process.
