@@ -11,6 +11,7 @@ from .core.connector import Connector
 from .core.datasource import DataSource
 from .core.errors import (
     AmbiguousModelError,
+    ConflictError,
     DataSourceConnectionError,
     DefinitionError,
     FilterError,
@@ -19,6 +20,7 @@ from .core.errors import (
     PersistenceError,
     RegistryError,
     SchemaError,
+    StoreError,
     TenantError,
     ValidationError,
 )
@@ -44,6 +46,7 @@ __all__ = [
     "GLOBAL_TENANT",
     "AmbiguousModelError",
     "App",
+    "ConflictError",
     "Connector",
     "DataSource",
     "DataSourceConnectionError",
@@ -62,6 +65,7 @@ __all__ = [
     "RegistryEvent",
     "RegistryStats",
     "SchemaError",
+    "StoreError",
     "Subscription",
     "TenantError",
     "TenantRegistry",

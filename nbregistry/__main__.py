@@ -87,7 +87,15 @@ def main(argv: list[str] | None = None) -> int:
         help="ci: small and quick (what CI runs); full: the issue-sized workloads (default)",
     )
     p_bench.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p_store = sub.add_parser("store", help="manage a shared definition store")
+    store_sub = p_store.add_subparsers(dest="store_command", required=True)
+    p_upgrade = store_sub.add_parser(
+        "upgrade", help="create a store's schema, or upgrade an older one to this version"
+    )
+    p_upgrade.add_argument("url", help="the store URL, e.g. sqlite:///registry.db")
     args = parser.parse_args(argv)
+    if args.command == "store":
+        return _store_command(args)
 
     from .bench import format_table
 
@@ -117,6 +125,19 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"\n## {key}\n")
         print(format_table(rows))
+    return 0
+
+
+def _store_command(args: argparse.Namespace) -> int:
+    """Run ``store upgrade URL``: print what was done, or the error (exit status 2)."""
+    from .core.errors import RegistryError
+    from .core.store import store_class
+
+    try:
+        print(store_class(args.url).upgrade(args.url))
+    except (RegistryError, ValueError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "AmbiguousModelError",
+    "ConflictError",
     "DataSourceConnectionError",
     "DefinitionError",
     "FilterError",
@@ -18,6 +19,7 @@ __all__ = [
     "PersistenceError",
     "RegistryError",
     "SchemaError",
+    "StoreError",
     "TenantError",
     "ValidationError",
 ]
@@ -78,3 +80,19 @@ class AmbiguousModelError(RegistryError, LookupError):
 
 class ModelRedefinedWarning(UserWarning):
     """A model name was re-defined on the same owner with a different definition."""
+
+
+class StoreError(RegistryError, RuntimeError):
+    """The shared definition store cannot be opened, read or written; names its URL or file."""
+
+
+class ConflictError(RegistryError, RuntimeError):
+    """Another process changed what a shared write expected; names that revision and author.
+
+    ``clashes`` lists every clash (one per model) when several were found at once.
+    """
+
+    def __init__(self, message: str, *, clashes: list[str] | None = None) -> None:
+        super().__init__(message)
+        #: One human-readable line per clash.
+        self.clashes = list(clashes or [])

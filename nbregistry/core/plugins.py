@@ -26,7 +26,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "sqlite": "nbregistry.data.sql:SQLiteConnector",
         "postgresql": "nbregistry.data.sql:PostgreSQLConnector",
     },
-    STORES: {},
+    STORES: {"sqlite": "nbregistry.store.sqlite:SQLiteStore"},
 }
 
 # group → {name → loaded object}: each entry point is imported once per process.
