@@ -44,8 +44,10 @@ from ..core.errors import FilterError, ModelNotFoundError, PersistenceError, Val
 from ..core.meta import is_registered
 from .codecs import decode, encode
 from .filters import (
+    INLINE_TYPES,
+    Scan,
     compile_order,
-    compile_where,
+    compile_scan,
     id_lookup,
     parse_fields,
     parse_limit,
@@ -53,6 +55,7 @@ from .filters import (
     plan_where,
     sort_rows,
     top_rows,
+    top_rows_fast,
 )
 from .indexes import Index, IndexSet
 from .persistence import (
@@ -639,7 +642,7 @@ class MemoryConnector(Connector):
                 f"update_all(where, data): data must be a dict of property values, got {data!r:.80}"
             )
         t = self._table(cls)
-        pred = compile_where(cls, where)
+        scan = compile_scan(cls, where)
         if t.id_name is not None and t.id_name in data:
             raise ValidationError(
                 cls.model_name,
@@ -666,9 +669,12 @@ class MemoryConnector(Connector):
             raise ValidationError(cls.model_name, errors)
         with self._lock:
             puts = {}
-            for key, row in self._matching(t, cls, where, pred):
-                new = dict(row)
-                new.update(self._store_row(t, changes))
+            stored = self._store_row(t, changes)
+            # immutable values can be shared by every row; mutable ones get a copy per row
+            shared = all(type(v) in _IMMUTABLE for v in changes.values())
+            for key, row in self._matching(t, cls, where, scan):
+                new = row.copy()
+                new.update(stored if shared else self._store_row(t, changes))
                 puts[key] = new
             if puts:
                 self._commit(t, puts)
@@ -696,9 +702,9 @@ class MemoryConnector(Connector):
                         raise
                 return n
         t = self._table(cls)
-        pred = compile_where(cls, where)
+        scan = compile_scan(cls, where)
         with self._lock:
-            keys = [key for key, _ in self._matching(t, cls, where, pred)]
+            keys = [key for key, _ in self._matching(t, cls, where, scan)]
             if keys:
                 self._commit(t, {}, keys)
             return len(keys)
@@ -743,7 +749,7 @@ class MemoryConnector(Connector):
 
     # --- reads ---------------------------------------------------------------------------
 
-    def _select(self, t: _Table, where: Any, pred: Any) -> list[tuple[Any, Row]]:
+    def _select(self, t: _Table, where: Any, scan: Scan) -> list[tuple[Any, Row]]:
         """Return ``[(key, row)]`` matching (lock held); O(1) for an equality on the id."""
         is_id, value = id_lookup(where, t.id_name)
         if is_id:
@@ -751,10 +757,10 @@ class MemoryConnector(Connector):
                 row = t.rows.get(value)
             except TypeError:
                 row = None
-            return [] if row is None or not pred(row) else [(value, row)]
+            return [] if row is None or not scan.pred(row) else [(value, row)]
         if where is None:
             return list(t.rows.items())
-        return [(k, r) for k, r in t.rows.items() if pred(r)]
+        return scan.select(t.rows)
 
     def _plan(
         self, t: _Table, cls: type[Model], where: Any
@@ -797,29 +803,31 @@ class MemoryConnector(Connector):
         return best
 
     def _matching(
-        self, t: _Table, cls: type[Model], where: Any, pred: Any
+        self, t: _Table, cls: type[Model], where: Any, scan: Scan
     ) -> list[tuple[Any, Row]]:
         """Return ``[(key, row)]`` matching ``where`` in id order (lock held, ids sorted)."""
         if id_lookup(where, t.id_name)[0]:
-            return self._select(t, where, pred)
+            return self._select(t, where, scan)
         if where is None:
             return list(t.rows.items())
         plan = self._plan(t, cls, where)
         rows = t.rows
         if plan is None:
-            return [(k, r) for k, r in rows.items() if pred(r)]
+            return scan.select(rows)
         idx, values, _, exact = plan
         keys = _sort_keys(idx.keys_of(values))
         if exact:
             return [(k, rows[k]) for k in keys]
+        pred = scan.pred
         return [(k, r) for k in keys if pred(r := rows[k])]
 
     def _walk_index(
-        self, t: _Table, idx: Index, desc: bool, where: Any, pred: Any, need: int | None
+        self, t: _Table, idx: Index, desc: bool, where: Any, scan: Scan, need: int | None
     ) -> list[tuple[Any, Row]]:
         """Return matches in index order (missing values last, ties by id), ``need`` at most."""
         rows = t.rows
         buckets = idx.buckets
+        pred = scan.pred
         out: list[tuple[Any, Row]] = []
         values = idx.ordered()
         seq = reversed(values) if desc else iter(values)
@@ -854,7 +862,7 @@ class MemoryConnector(Connector):
         selection. Instances are built by the caller, only for the rows returned.
         """
         t = self._table(cls)
-        pred = compile_where(cls, where)
+        scan = compile_scan(cls, where)
         keys_order = compile_order(cls, order)
         lim = parse_limit(limit, "limit")
         off = parse_skip(skip, offset)
@@ -863,34 +871,53 @@ class MemoryConnector(Connector):
             _sort_by_id(t)
             if lim == 0:
                 return t, [], []
+            is_id = id_lookup(where, t.id_name)[0]
+            scanned = where is None or (not is_id and self._plan(t, cls, where) is None)
             if keys_order:
                 if len(keys_order) == 1:
                     idx = t.indexes.single.get(keys_order[0][2])
-                    if (
-                        idx is not None
-                        and not idx.nan
-                        and not id_lookup(where, t.id_name)[0]
-                        and (where is None or self._plan(t, cls, where) is None)
-                    ):
-                        pairs = self._walk_index(t, idx, keys_order[0][1], where, pred, stop)
+                    if idx is not None and not idx.nan and scanned:
+                        pairs = self._walk_index(t, idx, keys_order[0][1], where, scan, stop)
                         pairs = pairs[off:stop]
                         return t, [k for k, _ in pairs], [r for _, r in pairs]
-                pairs = self._matching(t, cls, where, pred)
-                by_id = {id(r): k for k, r in pairs}
-                matched = [r for _, r in pairs]
-                if stop is None:
-                    rows = sort_rows(matched, keys_order)[off:]
+                id_name = t.id_name
+                if id_name is None:
+                    pairs = self._matching(t, cls, where, scan)
+                    by_id = {id(r): k for k, r in pairs}
+                    matched = [r for _, r in pairs]
+                elif where is None:
+                    matched = list(t.rows.values())
+                elif scanned:
+                    matched = scan.select_rows(t.rows.values())
                 else:
-                    rows = top_rows(matched, keys_order, stop)[off:stop]
-                return t, [by_id[id(r)] for r in rows], rows
+                    matched = [r for _, r in self._matching(t, cls, where, scan)]
+                rows = self._ordered(t, matched, keys_order, stop)[off:stop]
+                if id_name is None:
+                    return t, [by_id[id(r)] for r in rows], rows
+                # every stored row holds its own key under the id property
+                return t, [r[id_name] for r in rows], rows
             if where is None:
                 pairs = list(islice(t.rows.items(), off, stop))
-            elif id_lookup(where, t.id_name)[0] or t.indexes:
-                pairs = self._matching(t, cls, where, pred)[off:stop]
+            elif scanned:
+                pairs = scan.first(t.rows, off, stop)
             else:
-                gen = ((k, r) for k, r in t.rows.items() if pred(r))
-                pairs = list(islice(gen, off, stop))
+                pairs = self._matching(t, cls, where, scan)[off:stop]
             return t, [k for k, _ in pairs], [r for _, r in pairs]
+
+    def _ordered(
+        self, t: _Table, rows: list[Row], keys_order: list[Any], stop: int | None
+    ) -> list[Row]:
+        """Return ``rows`` in ``order`` (the first ``stop`` of them when ``stop`` is set)."""
+        if stop is None:
+            return sort_rows(rows, keys_order)
+        if len(keys_order) == 1:
+            name = keys_order[0][2]
+            prop = t.cls.definition.properties.get(name)
+            if prop is not None and prop.type in INLINE_TYPES:
+                top = top_rows_fast(rows, name, keys_order[0][1], stop, prop.type == "number")
+                if top is not None:
+                    return top
+        return top_rows(rows, keys_order, stop)
 
     def find(
         self,
@@ -930,23 +957,20 @@ class MemoryConnector(Connector):
         t = self._table(cls)
         if where is None:
             return len(t.rows)
-        pred = compile_where(cls, where)
+        scan = compile_scan(cls, where)
         with self._lock:
             is_id, _ = id_lookup(where, t.id_name)
             if is_id:
-                return len(self._select(t, where, pred))
+                return len(self._select(t, where, scan))
             plan = self._plan(t, cls, where)
             if plan is not None:
                 idx, values, n, exact = plan
                 if exact:
                     return n  # the index's bucket sizes: no row visited
                 rows = t.rows
+                pred = scan.pred
                 return sum(1 for k in idx.keys_of(values) if pred(rows[k]))
-            n = 0
-            for r in t.rows.values():
-                if pred(r):
-                    n += 1
-            return n
+            return scan.count(t.rows)
 
     def to_frame(
         self,
