@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import operator
 import os
 import threading
 import weakref
@@ -155,6 +156,7 @@ class _Table:
         "last_key",
         "next_id",
         "rows",
+        "validator",
     )
 
     def __init__(self, cls: type[Model]) -> None:
@@ -177,6 +179,8 @@ class _Table:
         # True once this table was written to the file, so the file's rows of this model
         # are keyed like ``rows`` (a SQLite store then writes single rows, not all of them).
         self.disk_keyed = False
+        # the model's compiled bulk validator (flat scalar models only), else None
+        self.validator = _compile_validator(cls)
 
 
 class MemoryConnector(Connector):
@@ -508,37 +512,47 @@ class MemoryConnector(Connector):
     def create(
         self, cls: type[Model], items: list[Mapping[str, Any]], *, bulk: bool = True
     ) -> list[Model]:
-        """Validate and store rows all-or-nothing; return copies. ValidationError."""
+        """Validate and store rows all-or-nothing; return copies. ValidationError.
+
+        One pass: a flat scalar model's compiled validator builds the stored rows directly
+        (rows it does not accept, and every row of other models, go through
+        ``cls._validate``, which names every failing property).
+        """
         t = self._table(cls)
         errors: list[tuple[str, str]] = []
-        validated: list[Row] = []
         validate = cls._validate
-        for i, data in enumerate(items):
-            values, errs = validate(data)
-            if errs:
-                if bulk:
-                    errors.extend((f"[{i}].{p}", m) for p, m in errs)
-                else:
-                    errors.extend(errs)
-            validated.append(values)
+        items = items if isinstance(items, list) else list(items)
+        # per item: the stored row built by the compiled validator, or None
+        checked = t.validator(items) if t.validator is not None else [None] * len(items)
+        all_ready = None not in checked
+        validated: list[Row] = checked if all_ready else []
+        # per item: True when ``validated[i]`` is already in stored form (compiled validator)
+        ready: list[bool] = []
+        if not all_ready:
+            for i, (data, row) in enumerate(zip(items, checked, strict=True)):
+                if row is not None:
+                    validated.append(row)
+                    ready.append(True)
+                    continue
+                values, errs = validate(data)
+                if errs:
+                    if bulk:
+                        errors.extend((f"[{i}].{p}", m) for p, m in errs)
+                    else:
+                        errors.extend(errs)
+                validated.append(values)
+                ready.append(False)
         if errors:
             raise ValidationError(cls.model_name, errors)
-        id_name = t.id_name
         with self._lock:
             next_before = t.next_id
-            puts: dict[Any, Row] = {}
+            store = self._store_row
+            if not all_ready:
+                validated = [v if r else store(t, v) for v, r in zip(validated, ready, strict=True)]
             try:
-                for i, values in enumerate(validated):
-                    key = None if id_name is None else values.get(id_name)
-                    if key is None:
-                        key = self._new_id(t, puts, i, bulk)
-                        if id_name is not None:
-                            values[id_name] = key
-                    else:
-                        self._check_new_id(t, key, puts, i, bulk)
-                        if isinstance(key, int) and not isinstance(key, bool):
-                            t.next_id = max(t.next_id, key + 1)
-                    puts[key] = self._store_row(t, values)
+                puts = self._bulk_puts(t, validated)
+                if puts is None:
+                    puts = self._keyed_puts(t, validated, bulk)
                 self._commit(t, puts, bulk=bulk)
             except BaseException:
                 t.next_id = next_before
@@ -546,12 +560,69 @@ class MemoryConnector(Connector):
             if t.flat:
                 new = object.__new__
                 out = []
+                append = out.append
                 for row in puts.values():
                     inst = new(cls)
                     inst.__dict__ = row.copy()
-                    out.append(inst)
+                    append(inst)
                 return out
             return [self._instance(cls, row, False) for row in puts.values()]
+
+    def _bulk_puts(self, t: _Table, validated: list[Row]) -> dict[Any, Row] | None:
+        """Return ``{key: row}`` for rows whose int ids are all given or all generated.
+
+        Without a per-row loop: explicit ids must be distinct ints not stored yet;
+        generated ids must be free. None means "use the general loop" (which also raises
+        the errors). Lock held; advances ``next_id``.
+        """
+        id_name = t.id_name
+        if id_name is None or not validated:
+            return None
+        keys = list(map(operator.itemgetter(id_name), validated))
+        kinds = set(map(type, keys))
+        rows = t.rows
+        if kinds == {int}:
+            puts = dict(zip(keys, validated, strict=True))
+            if len(puts) != len(keys) or not rows.keys().isdisjoint(keys):
+                return None
+            t.next_id = max(t.next_id, max(keys) + 1)
+            return puts
+        if kinds == {type(None)}:
+            id_type = t.cls.definition.properties[id_name].type
+            if id_type not in ("integer", "number", "any"):
+                return None
+            start = t.next_id
+            new_keys = range(start, start + len(keys))
+            if not rows.keys().isdisjoint(new_keys):
+                return None
+            for row, key in zip(validated, new_keys, strict=True):
+                row[id_name] = key
+            t.next_id = start + len(keys)
+            return dict(zip(new_keys, validated, strict=True))
+        return None
+
+    def _keyed_puts(self, t: _Table, validated: list[Row], bulk: bool) -> dict[Any, Row]:
+        """Return ``{key: row}`` assigning or checking each id in turn; ValidationError."""
+        id_name = t.id_name
+        rows = t.rows
+        puts: dict[Any, Row] = {}
+        for i, values in enumerate(validated):
+            key = None if id_name is None else values.get(id_name)
+            if key is None:
+                key = self._new_id(t, puts, i, bulk)
+                if id_name is not None:
+                    values[id_name] = key
+            elif type(key) is int:
+                if key in rows or key in puts:
+                    self._check_new_id(t, key, puts, i, bulk)  # raises
+                if key >= t.next_id:
+                    t.next_id = key + 1
+            else:
+                self._check_new_id(t, key, puts, i, bulk)
+                if isinstance(key, int) and not isinstance(key, bool):
+                    t.next_id = max(t.next_id, key + 1)
+            puts[key] = values
+        return puts
 
     def _new_id(self, t: _Table, puts: dict[Any, Row], i: int, bulk: bool) -> Any:
         if t.id_name is not None:
@@ -1026,6 +1097,98 @@ class MemoryConnector(Connector):
                 snapshot=self._snapshot,
             )
         )
+
+
+# --- compiled bulk validation ------------------------------------------------------------
+
+# property type → the generated test accepting a value ``v`` as stored, unchanged (anything
+# else, e.g. a date given as a str or an int subclass, goes to Model._validate)
+_FAST_CHECKS = {
+    "string": "type({v}) is str",
+    "integer": "type({v}) is int",
+    "number": "type({v}) is float or type({v}) is int",
+    "boolean": "{v} is True or {v} is False",
+    "date": "type({v}) is _datetime and {v}.tzinfo is _UTC",
+}
+
+# the same tests as Python functions (for a property's default, checked once)
+_FAST_ACCEPTS: dict[str, Any] = {
+    "string": lambda v: type(v) is str,
+    "integer": lambda v: type(v) is int,
+    "number": lambda v: type(v) is float or type(v) is int,
+    "boolean": lambda v: v is True or v is False,
+    "date": lambda v: type(v) is _dt.datetime and v.tzinfo is _dt.UTC,
+}
+
+_VALIDATOR_TEMPLATE = """
+def make(_M, _datetime, _UTC, {consts}):
+    def validate_all(items):
+        out = []
+        append = out.append
+        for d in items:
+            if type(d) is not dict:
+                append(None)
+                continue
+            n = 0
+{body}
+            if n != len(d):
+                append(None)
+                continue
+            append({{{row}}})
+        return out
+    return validate_all
+"""
+
+
+def _compile_validator(cls: type[Model]) -> Any:
+    """Return ``validate_all(items) -> [stored row or None]`` for a flat scalar model, or None.
+
+    A row is accepted only when ``cls._validate`` would accept it and return the same
+    values (a plain dict of exactly the properties, each None or of its exact type); the
+    caller validates every other row with ``cls._validate``.
+    """
+    from ..core.typenames import UTC
+
+    props = cls.definition.properties
+    if not props or any(
+        not isinstance(p.type, str) or p.type not in _FAST_CHECKS for p in props.values()
+    ):
+        return None
+    consts: list[Any] = []
+    lines: list[str] = []
+    names: list[str] = []
+    ind = " " * 12
+    for i, (name, prop) in enumerate(props.items()):
+        v = f"v{i}"
+        names.append(f"{name!r}: {v}")
+        ok = _FAST_CHECKS[prop.type].format(v=v)
+        lines.append(f"{ind}{v} = d.get({name!r}, _M)")
+        lines.append(f"{ind}if {v} is _M:")
+        default = prop.default
+        if default is not None:
+            if not _FAST_ACCEPTS[prop.type](default):
+                return None  # a default needing conversion: leave the model to _validate
+            consts.append(default)
+            lines.append(f"{ind}    {v} = c{len(consts) - 1}")
+        elif prop.required and not prop.id:
+            lines.append(f"{ind}    append(None)")
+            lines.append(f"{ind}    continue")
+        else:
+            lines.append(f"{ind}    {v} = None")
+        none_ok = "" if prop.required else f" or {v} is None"
+        lines.append(f"{ind}elif {ok}{none_ok}:")
+        lines.append(f"{ind}    n += 1")
+        lines.append(f"{ind}else:")
+        lines.append(f"{ind}    append(None)")
+        lines.append(f"{ind}    continue")
+    const_names = ", ".join(f"c{i}" for i in range(len(consts))) or "_unused=None"
+    src = _VALIDATOR_TEMPLATE.format(
+        consts=const_names, body="\n".join(lines), row=", ".join(names)
+    )
+    namespace: dict[str, Any] = {}
+    # the text holds only fixed tokens and repr() of property names; values are arguments
+    exec(compile(src, f"<nbregistry validator {cls.model_name}>", "exec"), namespace)
+    return namespace["make"](_MISSING, _dt.datetime, UTC, *consts)
 
 
 # --- helpers --------------------------------------------------------------------------
