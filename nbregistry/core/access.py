@@ -63,7 +63,11 @@ class DataAccess:
                     "create([...]) takes a list of rows and no keyword arguments; put "
                     f"{', '.join(data)} into each row"
                 )
-            items = [_row_data(cls, r, f"create([...])[{i}]") for i, r in enumerate(rows)]
+            # plain dicts (the common case) pass as they are, without the Mapping ABC check
+            items = [
+                r if type(r) is dict else _row_data(cls, r, f"create([...])[{i}]")
+                for i, r in enumerate(rows)
+            ]
             return conn.create(cls, items, bulk=True)
         item = _row_data(cls, rows, "create()")
         return conn.create(cls, [{**item, **data}], bulk=False)[0]

@@ -25,9 +25,11 @@ Every malformed filter raises :class:`~nbregistry.errors.FilterError` naming its
 from __future__ import annotations
 
 import heapq
+import operator
 import re
-from collections.abc import Callable, Mapping
-from itertools import islice
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from itertools import compress, islice, repeat
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import FilterError
@@ -37,10 +39,13 @@ if TYPE_CHECKING:
     from ..core.model import Model, PropertyDefinition
 
 __all__ = [
+    "INLINE_TYPES",
     "OPERATORS",
     "ORDER_RE",
+    "Scan",
     "coerce_value",
     "compile_order",
+    "compile_scan",
     "compile_where",
     "id_lookup",
     "like_regex",
@@ -53,6 +58,7 @@ __all__ = [
     "prop_for_path",
     "resolve_path",
     "top_rows",
+    "top_rows_fast",
 ]
 
 Row = dict[str, Any]
@@ -425,6 +431,276 @@ def compile_where(cls: type[Model], where: Any, path: str = "where") -> Predicat
     return _all_of(preds)
 
 
+# --- compiled scans ---------------------------------------------------------------------
+#
+# compile_where gives a correct predicate built from nested closures (several Python calls
+# per row). A Scan compiles the same ``where`` once more, for speed, keeping its semantics:
+#
+# * ``pred(row)``: one generated function whose body inlines every simple condition on a
+#   top-level property of a scalar type (string number integer boolean date), e.g.
+#   ``r['age'] is not None and r['age'] > c0``; anything else (dotted paths, like, regexp,
+#   untyped or array properties) is a call to its compile_where closure inside that body;
+# * ``select(rows)`` / ``lazy(rows)`` / ``count(rows)`` over a ``{key: row}`` table: when
+#   every condition is one of eq/neq/inq/nin/gt/gte/lt/lte/between on such a property, a
+#   C-level pipeline (operator.itemgetter + map(operator.gt, ...) + itertools.compress)
+#   that runs no Python bytecode per row; otherwise a comprehension over the inlined test.
+#
+# Stored rows hold every property of their definition (the memory connector validates
+# every row it stores), so the generated code reads ``r[name]``; a KeyError (a row without
+# it) or a TypeError (a None or an incomparable value met by the C pipeline, which cannot
+# skip it) makes that call start over on the exact closure path, which never raises.
+
+#: property types whose stored values are immutable scalars (or None) of one comparable kind
+INLINE_TYPES = frozenset({"string", "number", "integer", "boolean", "date"})
+_CMP_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+# operator → C function comparing (stored value, constant), for the pipeline
+_CMP_FUNCS = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+# generated source text → factory function (the same shape of where, other constants,
+# reuses it: no compile per query); cleared when it grows past _FACTORY_CACHE_MAX.
+_FACTORIES: dict[str, Callable[..., tuple[Any, ...]]] = {}
+_FACTORY_CACHE_MAX = 512
+_FACTORY_LOCK = threading.Lock()
+
+_FACTORY_TEMPLATE = """
+def make(_slow, {args}):
+    def pred(r):
+        try:
+            return {expr}
+        except KeyError:
+            return _slow(r)
+    def scan(items):
+        return [(k, r) for k, r in items if {expr}]
+    def scan_rows(rows):
+        return [r for r in rows if {expr}]
+    return pred, scan, scan_rows
+"""
+
+
+class _Gen:
+    """Collects the constants and fallback closures a generated expression refers to."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.values: list[Any] = []
+        self.var = 0
+
+    def const(self, value: Any) -> str:
+        """Return the name the generated code uses for ``value``."""
+        name = f"c{len(self.names)}"
+        self.names.append(name)
+        self.values.append(value)
+        return name
+
+    def tmp(self) -> str:
+        """Return a fresh local variable name (for ``:=``)."""
+        self.var += 1
+        return f"v{self.var}"
+
+
+# A C pipeline step: (property name, kind, constant) with kind one of
+# "eq" "ne" "is" "isnot" "in" "notin" or a _CMP_FUNCS key.
+_Step = tuple[str, str, Any]
+
+
+def _inline_prop(
+    gen: _Gen, prop: PropertyDefinition, key: str, cond: Any, path: str, steps: list[_Step] | None
+) -> str | None:
+    """Return the inlined test of ``{key: cond}`` (appending pipeline steps), None if not simple."""
+    conds = cond.items() if isinstance(cond, Mapping) else [("eq", cond)]
+    parts: list[str] = []
+    get = f"r[{key!r}]"
+    for op, value in conds:
+        if op in ("eq", "neq"):
+            if isinstance(value, (re.Pattern, Mapping, list, tuple)):
+                return None
+            v = coerce_value(prop, value, path)
+            if v is None:
+                parts.append(f"{get} is {'' if op == 'eq' else 'not '}None")
+                if steps is not None:
+                    steps.append((key, "is" if op == "eq" else "isnot", None))
+            else:
+                parts.append(f"{get} {'==' if op == 'eq' else '!='} {gen.const(v)}")
+                if steps is not None:
+                    steps.append((key, "eq" if op == "eq" else "ne", v))
+        elif op in ("inq", "nin"):
+            if not isinstance(value, (list, tuple, set, frozenset)):
+                return None
+            values = [coerce_value(prop, x, path) for x in value]
+            if any(isinstance(x, re.Pattern) for x in values):
+                return None
+            fs = _hashable(values)
+            if fs is None:
+                return None
+            parts.append(f"{get} {'in' if op == 'inq' else 'not in'} {gen.const(fs)}")
+            if steps is not None:
+                steps.append((key, "in" if op == "inq" else "notin", fs))
+        elif op in _CMP_OPS:
+            v = coerce_value(prop, value, path)
+            tmp = gen.tmp()
+            parts.append(f"(({tmp} := {get}) is not None and {tmp} {_CMP_OPS[op]} {gen.const(v)})")
+            if steps is not None:
+                steps.append((key, op, v))
+        elif op == "between":
+            lo = coerce_value(prop, value[0], path)
+            hi = coerce_value(prop, value[1], path)
+            tmp = gen.tmp()
+            parts.append(
+                f"(({tmp} := {get}) is not None and {tmp} >= {gen.const(lo)} "
+                f"and {tmp} <= {gen.const(hi)})"
+            )
+            if steps is not None:
+                steps.append((key, "gte", lo))
+                steps.append((key, "lte", hi))
+        else:
+            return None
+    return " and ".join(parts) if len(parts) != 1 else parts[0]
+
+
+def _inline(cls: type[Model], where: Any, gen: _Gen, steps: list[_Step] | None, path: str) -> str:
+    """Return a Python expression over row ``r`` equal to ``compile_where(cls, where)(r)``.
+
+    ``steps`` collects the C pipeline of a pure conjunction; it is cleared (set to hold a
+    None marker) as soon as some condition cannot be piped.
+    """
+    if where is None or not where:
+        return "True"
+    parts: list[str] = []
+    for key, cond in where.items():
+        sub_path = f"{path}.{key}"
+        if key in _LOGICAL:
+            subs = [_inline(cls, c, gen, None, f"{sub_path}[{i}]") for i, c in enumerate(cond)]
+            joiner = " and " if key == "and" else " or "
+            parts.append("(" + joiner.join(f"({s})" for s in subs) + ")")
+            if steps is not None:
+                steps.append(("", "x", None))  # not pipeable
+            continue
+        prop = cls.definition.properties.get(key) if "." not in key else None
+        expr = None
+        if prop is not None and isinstance(prop.type, str) and prop.type in INLINE_TYPES:
+            expr = _inline_prop(gen, prop, key, cond, sub_path, steps)
+        if expr is None:
+            fallback = compile_where(cls, {key: cond}, path)
+            expr = f"{gen.const(fallback)}(r)"
+            if steps is not None:
+                steps.append(("", "x", None))
+        parts.append(expr)
+    return " and ".join(f"({p})" for p in parts) if len(parts) > 1 else parts[0]
+
+
+def _mask(rows: Any, steps: list[_Step]) -> Iterator[Any]:
+    """Return the C-level iterator of truth values of the steps' conjunction over ``rows``."""
+    out: Iterator[Any] | None = None
+    for key, kind, value in steps:
+        vals = map(operator.itemgetter(key), rows)
+        if kind == "eq":
+            m: Iterator[Any] = map(operator.eq, vals, repeat(value))
+        elif kind == "ne":
+            m = map(operator.ne, vals, repeat(value))
+        elif kind == "is":
+            m = map(operator.is_, vals, repeat(None))
+        elif kind == "isnot":
+            m = map(operator.is_not, vals, repeat(None))
+        elif kind == "in":
+            m = map(value.__contains__, vals)
+        elif kind == "notin":
+            m = map(operator.not_, map(value.__contains__, vals))
+        else:
+            m = map(_CMP_FUNCS[kind], vals, repeat(value))
+        out = m if out is None else map(operator.and_, out, m)
+    assert out is not None
+    return out
+
+
+class Scan:
+    """A ``where`` compiled for one query: ``pred(row)`` and whole-table scans.
+
+    Raises nothing once built (compile_scan raises the FilterError of a bad ``where``).
+    """
+
+    __slots__ = ("_scan", "_scan_rows", "exact", "pred", "steps")
+
+    def __init__(self, exact: Predicate, pred: Predicate, scan: Any, scan_rows: Any, steps: Any):
+        self.exact = exact  # the compile_where closure: never raises, the reference
+        self.pred = pred
+        self._scan = scan
+        self._scan_rows = scan_rows
+        # the C pipeline of a conjunction of simple conditions, or None
+        self.steps: list[_Step] | None = steps
+
+    def select(self, rows: Mapping[Any, Row]) -> list[tuple[Any, Row]]:
+        """Return ``[(key, row)]`` of the matching rows of ``{key: row}``, in table order."""
+        if self.steps is not None:
+            try:
+                return list(compress(rows.items(), _mask(rows.values(), self.steps)))
+            except (KeyError, TypeError):
+                pass
+        return self._select_py(rows)
+
+    def _select_py(self, rows: Mapping[Any, Row]) -> list[tuple[Any, Row]]:
+        try:
+            return self._scan(rows.items())
+        except KeyError:
+            exact = self.exact
+            return [(k, r) for k, r in rows.items() if exact(r)]
+
+    def select_rows(self, rows: list[Row]) -> list[Row]:
+        """Return the matching rows of a list, in order."""
+        if self.steps is not None:
+            try:
+                return list(compress(rows, _mask(rows, self.steps)))
+            except (KeyError, TypeError):
+                pass
+        try:
+            return self._scan_rows(rows)
+        except KeyError:
+            exact = self.exact
+            return [r for r in rows if exact(r)]
+
+    def first(self, rows: Mapping[Any, Row], start: int, stop: int | None) -> list[tuple[Any, Row]]:
+        """Return matches ``start:stop`` of ``{key: row}`` visiting no row past the last one."""
+        if self.steps is not None:
+            try:
+                return list(
+                    islice(compress(rows.items(), _mask(rows.values(), self.steps)), start, stop)
+                )
+            except (KeyError, TypeError):
+                pass
+        pred = self.pred
+        return list(islice(((k, r) for k, r in rows.items() if pred(r)), start, stop))
+
+    def count(self, rows: Mapping[Any, Row]) -> int:
+        """Return how many rows of ``{key: row}`` match."""
+        if self.steps is not None:
+            try:
+                return sum(_mask(rows.values(), self.steps))
+            except (KeyError, TypeError):
+                pass
+        return len(self._select_py(rows))
+
+
+def compile_scan(cls: type[Model], where: Any) -> Scan:
+    """Compile ``where`` once for a query (see Scan); FilterError if malformed."""
+    exact = compile_where(cls, where)
+    gen = _Gen()
+    steps: list[_Step] | None = [] if isinstance(where, Mapping) and where else None
+    expr = _inline(cls, where, gen, steps, "where")
+    if steps is not None and any(kind == "x" for _, kind, _ in steps):
+        steps = None
+    src = _FACTORY_TEMPLATE.format(args=", ".join(gen.names) or "_unused=None", expr=expr)
+    make = _FACTORIES.get(src)
+    if make is None:
+        namespace: dict[str, Any] = {}
+        # the text holds only fixed tokens and repr() of property names; values are arguments
+        exec(compile(src, "<nbregistry where>", "exec"), namespace)
+        make = namespace["make"]
+        with _FACTORY_LOCK:
+            if len(_FACTORIES) >= _FACTORY_CACHE_MAX:
+                _FACTORIES.clear()
+            _FACTORIES[src] = make
+    pred, scan, scan_rows = make(exact, *gen.values)
+    return Scan(exact, pred, scan, scan_rows, steps)
+
+
 def id_lookup(where: Any, id_name: str | None) -> tuple[bool, Any]:
     """Return ``(True, id)`` when ``where`` is a plain equality on the id alone (O(1) path)."""
     if id_name is None or type(where) is not dict or len(where) != 1:
@@ -613,6 +889,36 @@ def top_rows(
     if len(out) < k:
         out.extend(islice((r for r in rows if get(r) is None), k - len(out)))
     return out
+
+
+def top_rows_fast(
+    rows: list[Row], name: str, desc: bool, k: int, numeric: bool
+) -> list[Row] | None:
+    """Return :func:`top_rows` of one top-level scalar property with C-level passes, or None.
+
+    None means "use top_rows": a row misses the property or holds None, values do not
+    compare, or (``numeric``) a NaN makes the order ill-defined. The k-th value is found
+    on the bare values, then only rows at least as good as it are sorted (stably).
+    """
+    if k <= 0 or k >= len(rows):
+        return None
+    get = operator.itemgetter(name)
+    try:
+        vals = list(map(get, rows))
+        if numeric:
+            total = sum(vals)
+            if total != total:
+                return None  # a NaN (or inf - inf): leave it to the general sort
+        thr = (heapq.nlargest if desc else heapq.nsmallest)(k, vals)[-1]
+        if thr is None:
+            return None
+        # every value is compared with thr: a None or an incomparable one raises TypeError
+        keep = map(operator.le if desc else operator.ge, repeat(thr), vals)
+        cand = list(compress(rows, keep))
+        cand.sort(key=get, reverse=desc)
+    except (KeyError, TypeError):
+        return None
+    return cand[:k]
 
 
 def parse_fields(cls: type[Model], fields: Any) -> tuple[list[str] | None, frozenset[str]]:

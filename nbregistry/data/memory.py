@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import operator
 import os
 import threading
 import weakref
@@ -45,8 +46,10 @@ from ..core.meta import is_registered
 from ..render.frames import columns_frame
 from .codecs import decode, encode
 from .filters import (
+    INLINE_TYPES,
+    Scan,
     compile_order,
-    compile_where,
+    compile_scan,
     id_lookup,
     parse_fields,
     parse_limit,
@@ -54,6 +57,7 @@ from .filters import (
     plan_where,
     sort_rows,
     top_rows,
+    top_rows_fast,
 )
 from .indexes import Index, IndexSet
 from .persistence import (
@@ -153,6 +157,7 @@ class _Table:
         "last_key",
         "next_id",
         "rows",
+        "validator",
     )
 
     def __init__(self, cls: type[Model]) -> None:
@@ -175,6 +180,8 @@ class _Table:
         # True once this table was written to the file, so the file's rows of this model
         # are keyed like ``rows`` (a SQLite store then writes single rows, not all of them).
         self.disk_keyed = False
+        # the model's compiled bulk validator (flat scalar models only), else None
+        self.validator = _compile_validator(cls)
 
 
 class MemoryConnector(Connector):
@@ -506,37 +513,47 @@ class MemoryConnector(Connector):
     def create(
         self, cls: type[Model], items: list[Mapping[str, Any]], *, bulk: bool = True
     ) -> list[Model]:
-        """Validate and store rows all-or-nothing; return copies. ValidationError."""
+        """Validate and store rows all-or-nothing; return copies. ValidationError.
+
+        One pass: a flat scalar model's compiled validator builds the stored rows directly
+        (rows it does not accept, and every row of other models, go through
+        ``cls._validate``, which names every failing property).
+        """
         t = self._table(cls)
         errors: list[tuple[str, str]] = []
-        validated: list[Row] = []
         validate = cls._validate
-        for i, data in enumerate(items):
-            values, errs = validate(data)
-            if errs:
-                if bulk:
-                    errors.extend((f"[{i}].{p}", m) for p, m in errs)
-                else:
-                    errors.extend(errs)
-            validated.append(values)
+        items = items if isinstance(items, list) else list(items)
+        # per item: the stored row built by the compiled validator, or None
+        checked = t.validator(items) if t.validator is not None else [None] * len(items)
+        all_ready = None not in checked
+        validated: list[Row] = checked if all_ready else []
+        # per item: True when ``validated[i]`` is already in stored form (compiled validator)
+        ready: list[bool] = []
+        if not all_ready:
+            for i, (data, row) in enumerate(zip(items, checked, strict=True)):
+                if row is not None:
+                    validated.append(row)
+                    ready.append(True)
+                    continue
+                values, errs = validate(data)
+                if errs:
+                    if bulk:
+                        errors.extend((f"[{i}].{p}", m) for p, m in errs)
+                    else:
+                        errors.extend(errs)
+                validated.append(values)
+                ready.append(False)
         if errors:
             raise ValidationError(cls.model_name, errors)
-        id_name = t.id_name
         with self._lock:
             next_before = t.next_id
-            puts: dict[Any, Row] = {}
+            store = self._store_row
+            if not all_ready:
+                validated = [v if r else store(t, v) for v, r in zip(validated, ready, strict=True)]
             try:
-                for i, values in enumerate(validated):
-                    key = None if id_name is None else values.get(id_name)
-                    if key is None:
-                        key = self._new_id(t, puts, i, bulk)
-                        if id_name is not None:
-                            values[id_name] = key
-                    else:
-                        self._check_new_id(t, key, puts, i, bulk)
-                        if isinstance(key, int) and not isinstance(key, bool):
-                            t.next_id = max(t.next_id, key + 1)
-                    puts[key] = self._store_row(t, values)
+                puts = self._bulk_puts(t, validated)
+                if puts is None:
+                    puts = self._keyed_puts(t, validated, bulk)
                 self._commit(t, puts, bulk=bulk)
             except BaseException:
                 t.next_id = next_before
@@ -544,12 +561,69 @@ class MemoryConnector(Connector):
             if t.flat:
                 new = object.__new__
                 out = []
+                append = out.append
                 for row in puts.values():
                     inst = new(cls)
                     inst.__dict__ = row.copy()
-                    out.append(inst)
+                    append(inst)
                 return out
             return [self._instance(cls, row, False) for row in puts.values()]
+
+    def _bulk_puts(self, t: _Table, validated: list[Row]) -> dict[Any, Row] | None:
+        """Return ``{key: row}`` for rows whose int ids are all given or all generated.
+
+        Without a per-row loop: explicit ids must be distinct ints not stored yet;
+        generated ids must be free. None means "use the general loop" (which also raises
+        the errors). Lock held; advances ``next_id``.
+        """
+        id_name = t.id_name
+        if id_name is None or not validated:
+            return None
+        keys = list(map(operator.itemgetter(id_name), validated))
+        kinds = set(map(type, keys))
+        rows = t.rows
+        if kinds == {int}:
+            puts = dict(zip(keys, validated, strict=True))
+            if len(puts) != len(keys) or not rows.keys().isdisjoint(keys):
+                return None
+            t.next_id = max(t.next_id, max(keys) + 1)
+            return puts
+        if kinds == {type(None)}:
+            id_type = t.cls.definition.properties[id_name].type
+            if id_type not in ("integer", "number", "any"):
+                return None
+            start = t.next_id
+            new_keys = range(start, start + len(keys))
+            if not rows.keys().isdisjoint(new_keys):
+                return None
+            for row, key in zip(validated, new_keys, strict=True):
+                row[id_name] = key
+            t.next_id = start + len(keys)
+            return dict(zip(new_keys, validated, strict=True))
+        return None
+
+    def _keyed_puts(self, t: _Table, validated: list[Row], bulk: bool) -> dict[Any, Row]:
+        """Return ``{key: row}`` assigning or checking each id in turn; ValidationError."""
+        id_name = t.id_name
+        rows = t.rows
+        puts: dict[Any, Row] = {}
+        for i, values in enumerate(validated):
+            key = None if id_name is None else values.get(id_name)
+            if key is None:
+                key = self._new_id(t, puts, i, bulk)
+                if id_name is not None:
+                    values[id_name] = key
+            elif type(key) is int:
+                if key in rows or key in puts:
+                    self._check_new_id(t, key, puts, i, bulk)  # raises
+                if key >= t.next_id:
+                    t.next_id = key + 1
+            else:
+                self._check_new_id(t, key, puts, i, bulk)
+                if isinstance(key, int) and not isinstance(key, bool):
+                    t.next_id = max(t.next_id, key + 1)
+            puts[key] = values
+        return puts
 
     def _new_id(self, t: _Table, puts: dict[Any, Row], i: int, bulk: bool) -> Any:
         if t.id_name is not None:
@@ -640,7 +714,7 @@ class MemoryConnector(Connector):
                 f"update_all(where, data): data must be a dict of property values, got {data!r:.80}"
             )
         t = self._table(cls)
-        pred = compile_where(cls, where)
+        scan = compile_scan(cls, where)
         if t.id_name is not None and t.id_name in data:
             raise ValidationError(
                 cls.model_name,
@@ -667,9 +741,12 @@ class MemoryConnector(Connector):
             raise ValidationError(cls.model_name, errors)
         with self._lock:
             puts = {}
-            for key, row in self._matching(t, cls, where, pred):
-                new = dict(row)
-                new.update(self._store_row(t, changes))
+            stored = self._store_row(t, changes)
+            # immutable values can be shared by every row; mutable ones get a copy per row
+            shared = all(type(v) in _IMMUTABLE for v in changes.values())
+            for key, row in self._matching(t, cls, where, scan):
+                new = row.copy()
+                new.update(stored if shared else self._store_row(t, changes))
                 puts[key] = new
             if puts:
                 self._commit(t, puts)
@@ -697,9 +774,9 @@ class MemoryConnector(Connector):
                         raise
                 return n
         t = self._table(cls)
-        pred = compile_where(cls, where)
+        scan = compile_scan(cls, where)
         with self._lock:
-            keys = [key for key, _ in self._matching(t, cls, where, pred)]
+            keys = [key for key, _ in self._matching(t, cls, where, scan)]
             if keys:
                 self._commit(t, {}, keys)
             return len(keys)
@@ -744,7 +821,7 @@ class MemoryConnector(Connector):
 
     # --- reads ---------------------------------------------------------------------------
 
-    def _select(self, t: _Table, where: Any, pred: Any) -> list[tuple[Any, Row]]:
+    def _select(self, t: _Table, where: Any, scan: Scan) -> list[tuple[Any, Row]]:
         """Return ``[(key, row)]`` matching (lock held); O(1) for an equality on the id."""
         is_id, value = id_lookup(where, t.id_name)
         if is_id:
@@ -752,10 +829,10 @@ class MemoryConnector(Connector):
                 row = t.rows.get(value)
             except TypeError:
                 row = None
-            return [] if row is None or not pred(row) else [(value, row)]
+            return [] if row is None or not scan.pred(row) else [(value, row)]
         if where is None:
             return list(t.rows.items())
-        return [(k, r) for k, r in t.rows.items() if pred(r)]
+        return scan.select(t.rows)
 
     def _plan(
         self, t: _Table, cls: type[Model], where: Any
@@ -798,29 +875,31 @@ class MemoryConnector(Connector):
         return best
 
     def _matching(
-        self, t: _Table, cls: type[Model], where: Any, pred: Any
+        self, t: _Table, cls: type[Model], where: Any, scan: Scan
     ) -> list[tuple[Any, Row]]:
         """Return ``[(key, row)]`` matching ``where`` in id order (lock held, ids sorted)."""
         if id_lookup(where, t.id_name)[0]:
-            return self._select(t, where, pred)
+            return self._select(t, where, scan)
         if where is None:
             return list(t.rows.items())
         plan = self._plan(t, cls, where)
         rows = t.rows
         if plan is None:
-            return [(k, r) for k, r in rows.items() if pred(r)]
+            return scan.select(rows)
         idx, values, _, exact = plan
         keys = _sort_keys(idx.keys_of(values))
         if exact:
             return [(k, rows[k]) for k in keys]
+        pred = scan.pred
         return [(k, r) for k in keys if pred(r := rows[k])]
 
     def _walk_index(
-        self, t: _Table, idx: Index, desc: bool, where: Any, pred: Any, need: int | None
+        self, t: _Table, idx: Index, desc: bool, where: Any, scan: Scan, need: int | None
     ) -> list[tuple[Any, Row]]:
         """Return matches in index order (missing values last, ties by id), ``need`` at most."""
         rows = t.rows
         buckets = idx.buckets
+        pred = scan.pred
         out: list[tuple[Any, Row]] = []
         values = idx.ordered()
         seq = reversed(values) if desc else iter(values)
@@ -855,7 +934,7 @@ class MemoryConnector(Connector):
         selection. Instances are built by the caller, only for the rows returned.
         """
         t = self._table(cls)
-        pred = compile_where(cls, where)
+        scan = compile_scan(cls, where)
         keys_order = compile_order(cls, order)
         lim = parse_limit(limit, "limit")
         off = parse_skip(skip, offset)
@@ -864,34 +943,53 @@ class MemoryConnector(Connector):
             _sort_by_id(t)
             if lim == 0:
                 return t, [], []
+            is_id = id_lookup(where, t.id_name)[0]
+            scanned = where is None or (not is_id and self._plan(t, cls, where) is None)
             if keys_order:
                 if len(keys_order) == 1:
                     idx = t.indexes.single.get(keys_order[0][2])
-                    if (
-                        idx is not None
-                        and not idx.nan
-                        and not id_lookup(where, t.id_name)[0]
-                        and (where is None or self._plan(t, cls, where) is None)
-                    ):
-                        pairs = self._walk_index(t, idx, keys_order[0][1], where, pred, stop)
+                    if idx is not None and not idx.nan and scanned:
+                        pairs = self._walk_index(t, idx, keys_order[0][1], where, scan, stop)
                         pairs = pairs[off:stop]
                         return t, [k for k, _ in pairs], [r for _, r in pairs]
-                pairs = self._matching(t, cls, where, pred)
-                by_id = {id(r): k for k, r in pairs}
-                matched = [r for _, r in pairs]
-                if stop is None:
-                    rows = sort_rows(matched, keys_order)[off:]
+                id_name = t.id_name
+                if id_name is None:
+                    pairs = self._matching(t, cls, where, scan)
+                    by_id = {id(r): k for k, r in pairs}
+                    matched = [r for _, r in pairs]
+                elif where is None:
+                    matched = list(t.rows.values())
+                elif scanned:
+                    matched = scan.select_rows(t.rows.values())
                 else:
-                    rows = top_rows(matched, keys_order, stop)[off:stop]
-                return t, [by_id[id(r)] for r in rows], rows
+                    matched = [r for _, r in self._matching(t, cls, where, scan)]
+                rows = self._ordered(t, matched, keys_order, stop)[off:stop]
+                if id_name is None:
+                    return t, [by_id[id(r)] for r in rows], rows
+                # every stored row holds its own key under the id property
+                return t, [r[id_name] for r in rows], rows
             if where is None:
                 pairs = list(islice(t.rows.items(), off, stop))
-            elif id_lookup(where, t.id_name)[0] or t.indexes:
-                pairs = self._matching(t, cls, where, pred)[off:stop]
+            elif scanned:
+                pairs = scan.first(t.rows, off, stop)
             else:
-                gen = ((k, r) for k, r in t.rows.items() if pred(r))
-                pairs = list(islice(gen, off, stop))
+                pairs = self._matching(t, cls, where, scan)[off:stop]
             return t, [k for k, _ in pairs], [r for _, r in pairs]
+
+    def _ordered(
+        self, t: _Table, rows: list[Row], keys_order: list[Any], stop: int | None
+    ) -> list[Row]:
+        """Return ``rows`` in ``order`` (the first ``stop`` of them when ``stop`` is set)."""
+        if stop is None:
+            return sort_rows(rows, keys_order)
+        if len(keys_order) == 1:
+            name = keys_order[0][2]
+            prop = t.cls.definition.properties.get(name)
+            if prop is not None and prop.type in INLINE_TYPES:
+                top = top_rows_fast(rows, name, keys_order[0][1], stop, prop.type == "number")
+                if top is not None:
+                    return top
+        return top_rows(rows, keys_order, stop)
 
     def find(
         self,
@@ -931,23 +1029,20 @@ class MemoryConnector(Connector):
         t = self._table(cls)
         if where is None:
             return len(t.rows)
-        pred = compile_where(cls, where)
+        scan = compile_scan(cls, where)
         with self._lock:
             is_id, _ = id_lookup(where, t.id_name)
             if is_id:
-                return len(self._select(t, where, pred))
+                return len(self._select(t, where, scan))
             plan = self._plan(t, cls, where)
             if plan is not None:
                 idx, values, n, exact = plan
                 if exact:
                     return n  # the index's bucket sizes: no row visited
                 rows = t.rows
+                pred = scan.pred
                 return sum(1 for k in idx.keys_of(values) if pred(rows[k]))
-            n = 0
-            for r in t.rows.values():
-                if pred(r):
-                    n += 1
-            return n
+            return scan.count(t.rows)
 
     def to_frame(
         self,
@@ -1003,6 +1098,98 @@ class MemoryConnector(Connector):
                 snapshot=self._snapshot,
             )
         )
+
+
+# --- compiled bulk validation ------------------------------------------------------------
+
+# property type → the generated test accepting a value ``v`` as stored, unchanged (anything
+# else, e.g. a date given as a str or an int subclass, goes to Model._validate)
+_FAST_CHECKS = {
+    "string": "type({v}) is str",
+    "integer": "type({v}) is int",
+    "number": "type({v}) is float or type({v}) is int",
+    "boolean": "{v} is True or {v} is False",
+    "date": "type({v}) is _datetime and {v}.tzinfo is _UTC",
+}
+
+# the same tests as Python functions (for a property's default, checked once)
+_FAST_ACCEPTS: dict[str, Any] = {
+    "string": lambda v: type(v) is str,
+    "integer": lambda v: type(v) is int,
+    "number": lambda v: type(v) is float or type(v) is int,
+    "boolean": lambda v: v is True or v is False,
+    "date": lambda v: type(v) is _dt.datetime and v.tzinfo is _dt.UTC,
+}
+
+_VALIDATOR_TEMPLATE = """
+def make(_M, _datetime, _UTC, {consts}):
+    def validate_all(items):
+        out = []
+        append = out.append
+        for d in items:
+            if type(d) is not dict:
+                append(None)
+                continue
+            n = 0
+{body}
+            if n != len(d):
+                append(None)
+                continue
+            append({{{row}}})
+        return out
+    return validate_all
+"""
+
+
+def _compile_validator(cls: type[Model]) -> Any:
+    """Return ``validate_all(items) -> [stored row or None]`` for a flat scalar model, or None.
+
+    A row is accepted only when ``cls._validate`` would accept it and return the same
+    values (a plain dict of exactly the properties, each None or of its exact type); the
+    caller validates every other row with ``cls._validate``.
+    """
+    from ..core.typenames import UTC
+
+    props = cls.definition.properties
+    if not props or any(
+        not isinstance(p.type, str) or p.type not in _FAST_CHECKS for p in props.values()
+    ):
+        return None
+    consts: list[Any] = []
+    lines: list[str] = []
+    names: list[str] = []
+    ind = " " * 12
+    for i, (name, prop) in enumerate(props.items()):
+        v = f"v{i}"
+        names.append(f"{name!r}: {v}")
+        ok = _FAST_CHECKS[prop.type].format(v=v)
+        lines.append(f"{ind}{v} = d.get({name!r}, _M)")
+        lines.append(f"{ind}if {v} is _M:")
+        default = prop.default
+        if default is not None:
+            if not _FAST_ACCEPTS[prop.type](default):
+                return None  # a default needing conversion: leave the model to _validate
+            consts.append(default)
+            lines.append(f"{ind}    {v} = c{len(consts) - 1}")
+        elif prop.required and not prop.id:
+            lines.append(f"{ind}    append(None)")
+            lines.append(f"{ind}    continue")
+        else:
+            lines.append(f"{ind}    {v} = None")
+        none_ok = "" if prop.required else f" or {v} is None"
+        lines.append(f"{ind}elif {ok}{none_ok}:")
+        lines.append(f"{ind}    n += 1")
+        lines.append(f"{ind}else:")
+        lines.append(f"{ind}    append(None)")
+        lines.append(f"{ind}    continue")
+    const_names = ", ".join(f"c{i}" for i in range(len(consts))) or "_unused=None"
+    src = _VALIDATOR_TEMPLATE.format(
+        consts=const_names, body="\n".join(lines), row=", ".join(names)
+    )
+    namespace: dict[str, Any] = {}
+    # the text holds only fixed tokens and repr() of property names; values are arguments
+    exec(compile(src, f"<nbregistry validator {cls.model_name}>", "exec"), namespace)
+    return namespace["make"](_MISSING, _dt.datetime, UTC, *consts)
 
 
 # --- helpers --------------------------------------------------------------------------
