@@ -447,10 +447,21 @@ class MemoryConnector(Connector):
         return inst
 
     def _partial(
-        self, cls: type[Model], row: Row, include: list[str] | None, exclude: frozenset[str]
+        self,
+        cls: type[Model],
+        row: Row,
+        include: list[str] | None,
+        exclude: frozenset[str],
+        flat: bool = False,
     ) -> Model:
+        """Return an instance holding only the projected properties (copies of them)."""
         inst = object.__new__(cls)
-        if include is not None:
+        if flat:  # immutable values: no copies needed
+            if include is not None:
+                data = {k: row[k] for k in include if k in row}
+            else:
+                data = {k: v for k, v in row.items() if k not in exclude}
+        elif include is not None:
             data = {k: _copy_value(row[k]) for k in include if k in row}
         else:
             data = {k: _copy_value(v) for k, v in row.items() if k not in exclude}
@@ -1005,10 +1016,19 @@ class MemoryConnector(Connector):
         """Return copies of the matching rows as instances; FilterError for a bad filter."""
         include, exclude = parse_fields(cls, fields)
         t, _, rows = self._query(cls, where, order, limit, skip, offset)
+        flat = t.flat
         if include is None and not exclude:
-            flat = t.flat
-            return [self._instance(cls, r, flat) for r in rows]
-        return [self._partial(cls, r, include, exclude) for r in rows]
+            if not flat:
+                return [self._instance(cls, r, False) for r in rows]
+            new = object.__new__
+            out = []
+            append = out.append
+            for r in rows:
+                inst = new(cls)
+                inst.__dict__ = r.copy()
+                append(inst)
+            return out
+        return [self._partial(cls, r, include, exclude, flat) for r in rows]
 
     def find_by_id(self, cls: type[Model], id_value: Any) -> Model | None:
         """Return a copy of the row with that id, or None; TypeError without an id property."""
