@@ -6,9 +6,10 @@ import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from . import registry as _registry_module
 from .errors import DefinitionError
 from .fingerprint import Normalizer, NProp, NStruct, digest, prop_text, struct_text
-from .meta import new_model_class, registry_of
+from .meta import new_model_class, registry_of, set_class_attrs
 from .model import (
     Model,
     PropertyDefinition,
@@ -56,18 +57,35 @@ class ModelBuilder(Owner):
         self._init_owner(name, tenant, registry)
         object.__setattr__(self, "strict_embedded_models", strict_embedded_models)
         object.__setattr__(self, "_target_ref", None)
+        self._registry.owner_created(self, explicit=name is not None)
+
+    @classmethod
+    def from_store(
+        cls, registry: ModelRegistry, tenant: str, name: str, payload: Mapping[str, Any]
+    ) -> ModelBuilder:
+        """Re-create a shared standalone builder from its stored payload (``sync()``)."""
+        settings = payload.get("settings") or {}
+        strict = bool(settings.get("strict_embedded_models", False))
+        return cls(tenant=tenant, registry=registry, name=name, strict_embedded_models=strict)
 
     @classmethod
     def _bound(cls, ds: Any) -> ModelBuilder:
-        """Return the builder of a DataSource (not an owner itself; defines for ``ds``)."""
+        """Return the builder of an owner (not an owner itself; defines for ``ds``).
+
+        A DataSource's ``model_builder``; ``sync()`` also builds an App's or a
+        builder's shared models through one.
+        """
         self = object.__new__(cls)
+        strict = getattr(ds, "strict_embedded_models", None)
+        if strict is None:
+            strict = bool(getattr(ds, "settings", {}).get("strict_embedded_models", False))
         for key, value in (
             ("_registry", ds._registry),
             ("tenant", ds.tenant),
             ("_index", ds._index),
             ("models", ds.models),
             ("name", ds.name),
-            ("strict_embedded_models", bool(ds.settings.get("strict_embedded_models", False))),
+            ("strict_embedded_models", strict),
             # Weak: ds → model_builder → ds would be a reference cycle.
             ("_target_ref", weakref.ref(ds)),
         ):
@@ -134,7 +152,7 @@ class ModelBuilder(Owner):
             definition = make_definition(name, props, settings_d, text="", fp=fp)
             if data_source is not None:
                 data_source.connector.check_names(definition)  # DefinitionError
-            return new_model_class(
+            cls = new_model_class(
                 name,
                 definition,
                 tenant=target.tenant,
@@ -143,6 +161,9 @@ class ModelBuilder(Owner):
                 registry=self._registry,
                 data_source=data_source,
             )
+            if target.owner_type == "app":  # sync() building an App's shared model
+                set_class_attrs(cls, app=target)
+            return cls
 
         return self._registry.commit_define(target, name, fp, settings_d, build)
 
@@ -269,3 +290,6 @@ def _anonymous_for(struct: NStruct, strict: bool, resolver: AnonymousResolver) -
     )
     resolver.add(cls)
     return cls
+
+
+_registry_module.DEFINER = ModelBuilder._bound

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from .model import Model, ModelDefinition
 
-__all__ = ["Connector", "Fields", "Order", "Where"]
+__all__ = ["Connector", "Fields", "Order", "UnavailableConnector", "Where"]
 
 #: A LoopBack ``where`` filter: ``{"age": {"gt": 30}}``, ``{"or": [...]}``; None = all rows.
 Where = Mapping[str, Any] | None
@@ -54,6 +54,16 @@ class Connector(abc.ABC):
     def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = settings
         self._bound: weakref.ref[Any] | None = None
+
+    @classmethod
+    def peer_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        """Return the settings another process creates this DataSource with (``sync()``).
+
+        The default is the stored settings themselves (credentials come from the
+        environment, never from the store). The memory connector drops ``file=``/``path=``:
+        one writer per file, so another process never opens it.
+        """
+        return dict(settings)
 
     # lifecycle -------------------------------------------------------------------
 
@@ -200,3 +210,51 @@ class Connector(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+class UnavailableConnector(Connector):
+    """The connector of a synced DataSource whose own connector cannot be created here.
+
+    ``sync()`` re-creates a shared DataSource from its stored connector name and
+    settings; when that fails (a missing package, an unreachable path) the DataSource
+    still arrives with its models, and every data access raises
+    DataSourceConnectionError saying why and how to fix it.
+    """
+
+    name: ClassVar[str] = "unavailable"
+
+    def __init__(self, connector: str, settings: dict[str, Any], reason: str) -> None:
+        super().__init__(settings)
+        self.connector_name = connector
+        self.reason = reason
+
+    def public_settings(self) -> dict[str, Any]:
+        """Return the stored (already secret-free) settings."""
+        return dict(self.settings)
+
+    def _fail(self, *_: Any, **__: Any) -> Any:
+        from .errors import DataSourceConnectionError
+
+        ds = self.data_source
+        who = (
+            f"DataSource {ds.name!r} (tenant {ds.tenant!r})"
+            if ds is not None
+            else "this DataSource"
+        )
+        raise DataSourceConnectionError(
+            f"{who} came from the shared store, but its connector {self.connector_name!r} "
+            f"cannot be created in this process: {self.reason}; install what it needs or "
+            "make its settings valid here, then reconnect the store"
+        )
+
+    def release(self) -> None:
+        """Release nothing (nothing was opened)."""
+
+    def on_model_removed(self, cls: type[Model]) -> None:
+        """Forget nothing (no rows are held)."""
+
+    create = find = find_by_id = count = update_all = destroy_all = _fail
+    save = delete = to_frame = ping = _fail
+
+    def __repr__(self) -> str:
+        return f"<UnavailableConnector {self.connector_name!r}: {self.reason}>"

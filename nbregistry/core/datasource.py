@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import plugins
 from .builder import ModelBuilder
-from .connector import Connector
+from .connector import Connector, UnavailableConnector
 from .owners import Owner
 
 if TYPE_CHECKING:
@@ -55,14 +55,47 @@ class DataSource(Owner):
         **settings: Any,
     ) -> None:
         conn = create_connector(connector, settings)
+        self._setup(conn, connector, name, tenant, registry, conn.public_settings())
+
+    def _setup(
+        self,
+        conn: Connector,
+        connector: Any,
+        name: str | None,
+        tenant: str | None,
+        registry: ModelRegistry | None,
+        public: dict[str, Any],
+    ) -> None:
         object.__setattr__(self, "_name_prefix", connector if isinstance(connector, str) else "ds")
         self._init_owner(name, tenant, registry)
         # Only the public settings: a secret (a password, a URL's password) stays inside the
         # connector and never shows in ds.settings, reprs, widgets or magics.
-        object.__setattr__(self, "settings", conn.public_settings())
+        object.__setattr__(self, "settings", public)
         object.__setattr__(self, "connector", conn)
         object.__setattr__(self, "model_builder", ModelBuilder._bound(self))
         conn.bind(self)
+        self._registry.owner_created(self, explicit=name is not None)
+
+    @classmethod
+    def from_store(
+        cls, registry: ModelRegistry, tenant: str, name: str, payload: Mapping[str, Any]
+    ) -> DataSource:
+        """Re-create a shared DataSource from its stored connector and settings (``sync()``).
+
+        The connector gets ``peer_settings`` (the memory connector never opens another
+        process's file). A connector that cannot be created here does not raise: the
+        DataSource arrives with an UnavailableConnector whose data access says why.
+        """
+        connector = str(payload.get("connector"))
+        settings = dict(payload.get("settings") or {})
+        try:
+            impl = plugins.load(plugins.CONNECTORS, connector)
+            conn = impl(impl.peer_settings(dict(settings)))
+        except Exception as exc:  # any failure: the models still arrive (DESIGN §12.5)
+            conn = UnavailableConnector(connector, dict(settings), f"{type(exc).__name__}: {exc}")
+        self = object.__new__(cls)
+        self._setup(conn, connector, name, tenant, registry, dict(settings))
+        return self
 
     def define(
         self,

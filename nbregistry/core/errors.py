@@ -14,6 +14,7 @@ __all__ = [
     "DataSourceConnectionError",
     "DefinitionError",
     "FilterError",
+    "IncompatibleDefinitionError",
     "ModelNotFoundError",
     "ModelRedefinedWarning",
     "PersistenceError",
@@ -96,3 +97,15 @@ class ConflictError(RegistryError, RuntimeError):
         super().__init__(message)
         #: One human-readable line per clash.
         self.clashes = list(clashes or [])
+
+
+class IncompatibleDefinitionError(RegistryError, ValueError):
+    """A redefinition breaks the registry's compatibility mode; lists every breaking change.
+
+    ``changes`` holds one human-readable line per breaking change.
+    """
+
+    def __init__(self, message: str, *, changes: list[str] | None = None) -> None:
+        super().__init__(message)
+        #: One line per breaking change.
+        self.changes = list(changes or [])

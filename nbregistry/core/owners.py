@@ -41,6 +41,18 @@ class Owner:
     _name_prefix: ClassVar[str] = "owner"
     _FIXED = frozenset({"name", "tenant", "owner_type", "_registry", "_index"})
 
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if cls.owner_type:  # sync() re-creates shared owners of this type through it
+            _registry_module.OWNER_TYPES[cls.owner_type] = cls
+
+    @classmethod
+    def from_store(
+        cls, registry: ModelRegistry, tenant: str, name: str, payload: Mapping[str, Any]
+    ) -> Owner:
+        """Re-create a shared owner from its stored payload (``sync()`` calls this)."""
+        return cls(name=name, tenant=tenant, registry=registry)  # type: ignore[call-arg]
+
     name: str
     tenant: str
     models: ModelsView
@@ -147,6 +159,7 @@ class App(Owner):
         registry: ModelRegistry | None = None,
     ) -> None:
         self._init_owner(name, tenant, registry)
+        self._registry.owner_created(self, explicit=name is not None)
 
     def model(self, model_class: type[Model]) -> type[Model]:
         """Give this app ownership of ``model_class`` and return it; TypeError / ValueError."""

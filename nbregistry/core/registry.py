@@ -20,7 +20,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import AmbiguousModelError, ModelNotFoundError, ModelRedefinedWarning
+from .errors import (
+    AmbiguousModelError,
+    ConflictError,
+    ModelNotFoundError,
+    ModelRedefinedWarning,
+    StoreError,
+)
 from .fingerprint import lookup_fingerprint
 from .meta import owner_of, record_of, set_class_attrs
 from .model import Model, model_deps
@@ -30,6 +36,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .owners import Owner
+    from .sharing import HistoryEntry, StoreLink
+    from .store import Revision, Store
 
 __all__ = [
     "ModelRegistry",
@@ -72,11 +80,13 @@ class Batch:
     Filled with the registry's lock held; delivered by ``_emit`` after it is released.
     """
 
-    __slots__ = ("events", "removed")
+    __slots__ = ("events", "removed", "stamp")
 
     def __init__(self) -> None:
         self.events: list[RegistryEvent] = []  # in the order the changes happened
         self.removed: list[type[Model]] = []  # classes that left the registry
+        # (revision, by) of the store revision the changes belong to; None: local only.
+        self.stamp: tuple[int, str] | None = None
 
     @classmethod
     def of(cls, event: RegistryEvent) -> Batch:
@@ -86,12 +96,19 @@ class Batch:
         return batch
 
     def append(self, event: RegistryEvent) -> None:
-        """Record an event."""
-        self.events.append(event)
+        """Record an event (stamped with the batch's store revision, if any)."""
+        self.events.append(self._stamped(event))
 
     def insert(self, index: int, event: RegistryEvent) -> None:
         """Record an event at a position."""
-        self.events.insert(index, event)
+        self.events.insert(index, self._stamped(event))
+
+    def _stamped(self, event: RegistryEvent) -> RegistryEvent:
+        if self.stamp is None or event.revision is not None:
+            return event
+        return RegistryEvent(
+            event.kind, event.tenant, event.owner, event.model_name, self.stamp[0], self.stamp[1]
+        )
 
     def __len__(self) -> int:
         return len(self.events)
@@ -106,12 +123,17 @@ class RegistryEvent:
 
     ``kind`` is ``"registered"``, ``"removed"``, ``"tenant_cleaned"`` or ``"cleared"``;
     ``owner`` is the owner object (``None`` for anonymous models and whole-tenant events).
+    ``revision`` and ``by`` name the shared store's revision and its author when the
+    change is shared (made here or applied by ``sync()``); both are ``None`` for
+    local-only changes.
     """
 
     kind: str
     tenant: str | None
     owner: Any
     model_name: str | None
+    revision: int | None = None
+    by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,9 +381,18 @@ class ModelRegistry:
 
     ``nbregistry.registry`` is the process-wide instance; create more for isolation
     (tests, benchmarks). Writes are serialised by a lock; lookups take none.
+    ``ModelRegistry(compatibility="none")`` sets the compatibility mode redefinitions
+    are checked against (DESIGN §12.5; a connected store's mode wins).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, compatibility: str = "none") -> None:
+        from .definitions import COMPATIBILITY_MODES
+
+        if compatibility not in COMPATIBILITY_MODES:
+            raise ValueError(
+                f"unknown compatibility mode {compatibility!r}; one of "
+                f"{', '.join(COMPATIBILITY_MODES)}"
+            )
         # Serialises every write. Re-entrant so event callbacks and nested owner calls
         # made while holding it (same thread) cannot deadlock.
         self._lock = threading.RLock()
@@ -375,12 +406,28 @@ class ModelRegistry:
         # subscription key → callback, for subscribe(); delivery is outside the lock.
         self._subscribers: dict[int, Callable[[RegistryEvent], Any]] = {}
         self._sub_keys = itertools.count(1)
+        # Owners whose name was picked (``memory-1``), weakly: they stay local (§12.5).
+        self._auto_named: weakref.WeakSet[Any] = weakref.WeakSet()
         # automatic-name counters: prefix ("memory", "app", "builder") → next number.
         self._auto_names: dict[str, itertools.count[int]] = {}
         # numbers of AnonymousModel_<n> names, and of registration order (ModelRecord.seq).
         self._anon_counter = itertools.count(1)
         self._seq = itertools.count(1)
         self._session_tenant = GLOBAL_TENANT
+        # The connected shared store and what this registry applied from it (None: local).
+        self._link: StoreLink | None = None
+        # True while sync() applies other processes' revisions (lock held): the writes it
+        # makes change only this process (no store commit, no warning, no compatibility).
+        self._applying = False
+        # The compatibility mode without a store (with one, the store's mode applies).
+        self._compatibility = compatibility
+        # (tenant, model name) → this registry's log of that model's changes, oldest first
+        # (at most HISTORY_LIMIT): ``history()``/``diff()`` for models the store lacks.
+        self._history: dict[tuple[str, str], list[HistoryEntry]] = {}
+        self._local_revisions = itertools.count(1)
+        #: When True (the IPython extension sets it), revisions announced by a listener
+        #: are applied at the next ``sync()`` — before the next cell — never mid-cell.
+        self.deferred_sync = False
         self._reset_counters()
 
     def _reset_counters(self) -> None:
@@ -434,11 +481,15 @@ class ModelRegistry:
                     if candidate not in names:
                         break
                 names[candidate] = owner
+                self._auto_named.add(owner)
                 return candidate
             _check_owner_name(name)
             assert isinstance(name, str)
             other = names.get(name)
             if other is not None and other is not owner:
+                link = self._link
+                if link is not None and link.owners.get((code, name)) is other:
+                    return name  # a shared owner: owner_created() adopts it or refuses
                 raise ValueError(
                     f"an owner named {name!r} already exists in tenant {code!r}; "
                     "choose another name, or disconnect the other owner first"
@@ -716,6 +767,10 @@ class ModelRegistry:
         treg = self._tenants.get(owner.tenant)
         was_registered = self._is_registered(model)
         rec = record_of(model)
+        rev = None
+        if existing is not model:
+            source = rec.owner if was_registered and rec.owner is not owner else None
+            rev = self._share_attach(owner, model, source, events)
         if was_registered and rec.owner is not owner:
             assert treg is not None
             old_owner = self._unindex(treg, model)
@@ -733,6 +788,8 @@ class ModelRegistry:
                 self._reindex(model, events)
             else:
                 self._add(model, events)
+        if existing is not model:
+            self._log("attach", owner, name, model, None, rev)
         self._registrations += 1
 
     @staticmethod
@@ -795,8 +852,11 @@ class ModelRegistry:
             self._ensure_owner_name(owner)
             resolver = AnonymousResolver(self, owner.tenant)
             cls = build(resolver)
-            if existing is not None:
-                _warn_redefined(owner, name)
+            op = "define" if existing is None else "redefine"
+            # Compatibility, then the store: if either raises, nothing was changed here.
+            data, rev, note = self._share_definition(op, owner, cls, existing, events)
+            if existing is not None and not self._applying:
+                _warn_redefined(owner, name, note)
             for anon in resolver.created:
                 self._add(anon, events)
                 self._registrations += 1
@@ -805,6 +865,7 @@ class ModelRegistry:
             else:
                 self._add(cls, events)
             self._registrations += 1
+            self._log(op, owner, name, cls, data, rev)
         self._emit(events)
         return cls
 
@@ -834,7 +895,9 @@ class ModelRegistry:
         events = Batch()
         with self._lock:
             if owner._index.get(name) is cls:
+                rev = self._share_delete(owner, name, events)
                 self._remove(cls, events)
+                self._log("delete", owner, name, None, None, rev)
         self._emit(events)
 
     def disconnect(self, owner: Any) -> int:
@@ -849,8 +912,709 @@ class ModelRegistry:
                 del names[owner.name]
                 if not names:
                     del self._owner_names[owner.tenant]
+            link = self._link
+            if link is not None and link.owners.get((owner.tenant, owner.name)) is owner:
+                # Local only (DESIGN §12.5): the store keeps the owner for everyone else.
+                del link.owners[(owner.tenant, owner.name)]
+                link.payloads.pop((owner.tenant, owner.name), None)
         self._emit(events)
         return len(models)
+
+    # shared store (DESIGN §12.5) ------------------------------------------------------
+
+    @property
+    def store(self) -> Store | None:
+        """Return the connected shared store, or None."""
+        link = self._link
+        return None if link is None else link.store
+
+    @property
+    def compatibility(self) -> str:
+        """Return the compatibility mode redefinitions are checked against.
+
+        With a store connected it is the store's mode (recorded as a revision), so one
+        kernel cannot bypass it.
+        """
+        link = self._link
+        return self._compatibility if link is None else link.mode
+
+    @compatibility.setter
+    def compatibility(self, mode: str) -> None:
+        """Set the mode; ValueError for an unknown one, StoreError if the store fails."""
+        from .definitions import COMPATIBILITY_MODES
+        from .store import Change
+
+        if mode not in COMPATIBILITY_MODES:
+            raise ValueError(
+                f"unknown compatibility mode {mode!r}; one of {', '.join(COMPATIBILITY_MODES)}"
+            )
+        with self._lock:
+            link = self._link
+            if link is not None:
+                rev = link.store.commit(Change("compatibility", payload={"mode": mode}))
+                link.committed(rev)
+                link.mode = mode
+            self._compatibility = mode
+
+    def connect_store(self, url: str, *, listen: bool = False) -> Store:
+        """Connect this registry to the shared store at ``url`` and return the store.
+
+        Pulls the store (creating its owners and models here), then pushes this
+        registry's named owners and models that the store lacks. Raises ConflictError
+        listing every clash (same tenant, owner and model with another fingerprint, or
+        an owner of another connector or settings) with nothing applied; ValueError /
+        TypeError for a malformed URL or an unknown scheme; StoreError when the store
+        cannot be opened, or this registry is already connected. ``listen=True``
+        (PostgreSQL) applies other processes' revisions as they are announced.
+        """
+        from .sharing import StoreLink
+        from .store import open_store
+
+        if self._link is not None:
+            raise StoreError(
+                f"this registry is already connected to store {self._link.store.url!r}; "
+                "call disconnect_store() first"
+            )
+        store = open_store(url)
+        try:
+            with self._lock:
+                revisions = store.revisions(0)
+                clashes = self._clashes(revisions)
+                if clashes:
+                    raise ConflictError(
+                        f"cannot connect to store {store.url!r}: {len(clashes)} clash"
+                        f"{'es' if len(clashes) != 1 else ''} with this registry — "
+                        + "; ".join(clashes)
+                        + "; nothing was applied — rename or remove them here, then connect",
+                        clashes=clashes,
+                    )
+                link = StoreLink(store)
+                link.mode = store.compatibility()
+                self._link = link
+                try:
+                    events = self._apply_revisions(link, revisions)
+                    self._push_local(link)
+                except BaseException:
+                    self._link = None
+                    raise
+            if listen:
+                link.stop_listening = store.listen(self._on_notify)
+        except BaseException:
+            store.close()
+            raise
+        self._emit(events)
+        return store
+
+    def disconnect_store(self) -> None:
+        """Disconnect the shared store (idempotent); everything here stays, as local."""
+        with self._lock:
+            link, self._link = self._link, None
+        if link is not None:
+            if link.stop_listening is not None:
+                link.stop_listening()
+            link.store.close()
+
+    def sync(self) -> int:
+        """Apply other processes' revisions in order; return how many were applied.
+
+        Idle (nothing new) it is one cheap change check. Raises StoreError when the
+        store cannot be read (nothing is applied then; lookups keep working).
+        """
+        link = self._link
+        if link is None:
+            return 0
+        pending = link.pending.is_set()
+        if not pending and not link.store.changed():
+            return 0
+        link.pending.clear()
+        with self._lock:
+            if self._link is not link:
+                return 0
+            revisions = link.store.revisions(link.head)
+            applied = sum(1 for r in revisions if r.revision not in link.own)
+            events = self._apply_revisions(link, revisions)
+        self._emit(events)
+        return applied
+
+    def _on_notify(self, revision: int | None) -> None:
+        """Listener callback (its own thread): apply now, or at the next sync() in IPython."""
+        link = self._link
+        if link is None or (revision is not None and revision <= link.head):
+            return
+        link.pending.set()
+        if self.deferred_sync:
+            return
+        try:
+            self.sync()
+        except Exception:  # the listener thread must survive a failed sync
+            import logging
+
+            logging.getLogger("nbregistry").exception("applying announced revisions failed")
+
+    def owner_created(self, owner: Any, *, explicit: bool) -> None:
+        """Share a newly created owner with an explicit name (owners call this last).
+
+        With a store connected: an owner whose name a shared owner holds, with the same
+        connector and non-secret settings, adopts it (its models move to the new object);
+        otherwise it is committed to the store. Raises ValueError naming both owners when
+        the shared one differs, StoreError when the store fails — the name is released
+        and nothing changed.
+        """
+        from .sharing import describe_payload, owner_payload, same_payload
+        from .store import Change
+
+        link = self._link
+        if link is None or not explicit or self._applying:
+            return
+        key = (owner.tenant, owner.name)
+        payload = owner_payload(owner)
+        events = Batch()
+        with self._lock:
+            holder = link.owners.get(key)
+            if holder is owner:
+                return
+            if holder is not None:
+                if not same_payload(link.payloads[key], payload):
+                    raise ValueError(
+                        f"{type(owner).__name__} {owner.name!r} of tenant {owner.tenant!r}: "
+                        f"the shared owner of that name is {describe_payload(link.payloads[key])}"
+                        f", this one is {describe_payload(payload)}; use the same connector "
+                        "and settings to adopt it, or another name"
+                    )
+                self._adopt(link, holder, owner, events)
+            else:
+                try:
+                    rev = link.store.commit(
+                        Change("owner", owner.tenant, owner.name, payload=payload)
+                    )
+                except ConflictError as exc:
+                    self._release_name(owner)
+                    raise ValueError(str(exc)) from None
+                except BaseException:
+                    self._release_name(owner)
+                    raise
+                link.committed(rev)
+                link.owners[key] = owner
+                link.payloads[key] = payload
+                if rev is None:  # the store had it already: take its current models
+                    self._pull_owner(link, owner, events)
+        self._emit(events)
+
+    def _release_name(self, owner: Any) -> None:
+        names = self._owner_names.get(owner.tenant)
+        if names is not None and names.get(owner.name) is owner:
+            del names[owner.name]
+            if not names:
+                del self._owner_names[owner.tenant]
+
+    def _adopt(self, link: StoreLink, old: Any, new: Any, events: Batch) -> None:
+        """Make ``new`` the holder of ``old``'s shared identity, moving its models."""
+        names = self._owner_names.setdefault(new.tenant, weakref.WeakValueDictionary())
+        names[new.name] = new
+        link.owners[(new.tenant, new.name)] = new
+        was, self._applying = self._applying, True
+        try:
+            for cls in list(old._index.values()):
+                self._attach_locked(new, cls, new.owner_type == "app", events)
+        finally:
+            self._applying = was
+
+    def _pull_owner(self, link: StoreLink, owner: Any, events: Batch) -> None:
+        """Build the store's current definitions of a shared owner here (lock held)."""
+        from .store import Revision
+
+        for d in link.store.definitions():
+            if (d.tenant, d.owner) == (owner.tenant, owner.name):
+                rev = Revision(
+                    d.revision,
+                    "define",
+                    d.tenant,
+                    d.owner,
+                    d.model,
+                    d.fingerprint,
+                    {"definition": d.definition},
+                    "",
+                    "",
+                )
+                self._apply_one(link, rev, events)
+
+    def _is_shared(self, owner: Any) -> bool:
+        link = self._link
+        return link is not None and link.owners.get((owner.tenant, owner.name)) is owner
+
+    def _share_definition(
+        self, op: str, owner: Any, cls: type[Model], existing: type[Model] | None, events: Batch
+    ) -> tuple[dict[str, Any] | None, Revision | None, str]:
+        """Check compatibility and commit a define/redefine; return (json, revision, note).
+
+        Raises IncompatibleDefinitionError, ConflictError or StoreError with nothing
+        changed here (the caller has not touched the registry yet).
+        """
+        from .definitions import check_compatibility, definition_json
+        from .store import Change
+
+        if self._applying:
+            return None, None, ""
+        data = definition_json(cls)
+        mode = self.compatibility
+        if existing is not None and mode != "none":
+            check_compatibility(cls.model_name, definition_json(existing), data, mode)
+        if not self._is_shared(owner):
+            return data, None, ""
+        link = self._link
+        assert link is not None
+        key = (owner.tenant, owner.name, cls.model_name)
+        seen = link.seen.get(key, 0)
+        note = ""
+        by = link.authors.get(key)
+        if existing is not None and by is not None and by != _author():
+            note = f"; it replaced revision {seen} by {by}"
+        rev = link.store.commit(
+            Change(
+                op,
+                owner.tenant,
+                owner.name,
+                cls.model_name,
+                cls.definition.fingerprint,
+                {"definition": data},
+                expect=seen,
+            )
+        )
+        link.committed(rev, key)
+        if rev is not None:
+            events.stamp = (rev.revision, rev.by)
+        return data, rev, note
+
+    def _share_delete(self, owner: Any, name: str, events: Batch) -> Revision | None:
+        """Commit the delete of a shared model (ConflictError / StoreError: nothing changed)."""
+        from .store import Change
+
+        if self._applying or not self._is_shared(owner):
+            return None
+        link = self._link
+        assert link is not None
+        key = (owner.tenant, owner.name, name)
+        rev = link.store.commit(
+            Change("delete", owner.tenant, owner.name, name, expect=link.seen.get(key, 0))
+        )
+        link.committed(rev, key)
+        if rev is not None:
+            events.stamp = (rev.revision, rev.by)
+        return rev
+
+    def _share_attach(
+        self, owner: Any, model: type[Model], source: Any, events: Batch
+    ) -> Revision | None:
+        """Commit an attach (or, leaving a shared owner for a local one, a delete)."""
+        from .definitions import definition_json
+        from .store import Change
+
+        if self._applying or self._link is None:
+            return None
+        link = self._link
+        name = model.model_name
+        src_shared = source is not None and self._is_shared(source)
+        if self._is_shared(owner):
+            key = (owner.tenant, owner.name, name)
+            src_key = (source.tenant, source.name, name) if src_shared else None
+            rev = link.store.commit(
+                Change(
+                    "attach",
+                    owner.tenant,
+                    owner.name,
+                    name,
+                    model.definition.fingerprint,
+                    {
+                        "definition": definition_json(model),
+                        "from_owner": source.name if src_shared else None,
+                    },
+                    expect=link.seen.get(key, 0),
+                    expect_from=None if src_key is None else link.seen.get(src_key, 0),
+                )
+            )
+            link.committed(rev, key)
+            if src_key is not None:
+                link.seen.pop(src_key, None)
+                link.authors.pop(src_key, None)
+        elif src_shared:
+            return self._share_delete(source, name, events)
+        else:
+            return None
+        if rev is not None:
+            events.stamp = (rev.revision, rev.by)
+        return rev
+
+    def _commit_store_wide(self, op: str, tenant: str | None) -> Revision:
+        """Commit a cleanup_tenant / clear for every process; StoreError without a store."""
+        from .store import Change
+
+        link = self._link
+        if link is None:
+            raise StoreError(
+                f"scope='store' needs a connected store ({op} was not done); call "
+                "registry.connect_store(url) first, or use scope='local'"
+            )
+        rev = link.store.commit(Change(op, tenant))
+        assert rev is not None
+        link.committed(rev)
+        return rev
+
+    def _forget_tenant(self, code: str | None) -> None:
+        """Drop local history and shared bookkeeping of a tenant (None: all); lock held."""
+        for key in [k for k in self._history if code is None or k[0] == code]:
+            del self._history[key]
+        if self._link is not None:
+            self._link.forget_tenant(code)
+
+    def _log(
+        self,
+        op: str,
+        owner: Any,
+        name: str,
+        cls: type[Model] | None,
+        data: Mapping[str, Any] | None,
+        rev: Revision | None,
+    ) -> None:
+        """Append one entry to the local history of (tenant, name); lock held."""
+        from .sharing import HISTORY_LIMIT, HistoryEntry
+
+        if cls is not None and data is None:
+            from .definitions import definition_json
+
+            try:
+                data = definition_json(cls)
+            except ValueError:
+                data = None
+        if rev is None:
+            revision, by, shared = next(self._local_revisions), _author(), False
+        else:
+            revision, by, shared = rev.revision, rev.by, True
+        entries = self._history.setdefault((owner.tenant, name), [])
+        entries.append(
+            HistoryEntry(
+                revision,
+                op,
+                _now(),
+                by,
+                owner.tenant,
+                owner.name,
+                name,
+                None if cls is None else cls.definition.fingerprint,
+                data,
+                shared,
+            )
+        )
+        if len(entries) > HISTORY_LIMIT:
+            del entries[0]
+
+    def _clashes(self, revisions: list[Revision]) -> list[str]:
+        """Return one line per clash between the store's state and this registry's."""
+        from .sharing import describe_payload, owner_payload, same_payload
+
+        owners: dict[tuple[str, str], dict[str, Any]] = {}
+        defs: dict[tuple[str, str, str], tuple[str, int, str]] = {}
+        for r in revisions:
+            if r.op == "owner":
+                owners[(r.tenant, r.owner)] = dict(r.payload)  # type: ignore[index]
+            elif r.op in ("define", "redefine", "attach"):
+                defs[(r.tenant, r.owner, r.model)] = (r.fingerprint, r.revision, r.by)  # type: ignore[index]
+                src = r.payload.get("from_owner")
+                if r.op == "attach" and src is not None:
+                    defs.pop((r.tenant, src, r.model), None)  # type: ignore[arg-type]
+            elif r.op == "delete":
+                defs.pop((r.tenant, r.owner, r.model), None)  # type: ignore[arg-type]
+            elif r.op in ("cleanup_tenant", "clear"):
+                for d in (owners, defs):
+                    for k in [k for k in d if r.op == "clear" or k[0] == r.tenant]:
+                        del d[k]
+        out: list[str] = []
+        for code, names in list(self._owner_names.items()):
+            for name, owner in list(names.items()):
+                stored = owners.get((code, name))
+                if stored is None:
+                    continue
+                mine = owner_payload(owner)
+                if not same_payload(stored, mine):
+                    out.append(
+                        f"owner {name!r} of tenant {code!r} is {describe_payload(stored)} in "
+                        f"the store but {describe_payload(mine)} here"
+                    )
+                    continue
+                for model, cls in list(owner._index.items()):
+                    hit = defs.get((code, name, model))
+                    if hit is not None and hit[0] != cls.definition.fingerprint:
+                        out.append(
+                            f"model {model!r} of owner {name!r} (tenant {code!r}) has "
+                            f"fingerprint {hit[0]} in the store (revision {hit[1]} by {hit[2]}) "
+                            f"but {cls.definition.fingerprint} here"
+                        )
+        return out
+
+    def _push_local(self, link: StoreLink) -> None:
+        """Commit the named owners and models only this registry holds (lock held)."""
+        from .definitions import definition_json
+        from .sharing import owner_payload
+        from .store import Change
+
+        for code, names in list(self._owner_names.items()):
+            for name, owner in list(names.items()):
+                if owner in self._auto_named:
+                    continue
+                key = (code, name)
+                if link.owners.get(key) is not owner:
+                    payload = owner_payload(owner)
+                    link.committed(link.store.commit(Change("owner", code, name, payload=payload)))
+                    link.owners[key] = owner
+                    link.payloads[key] = payload
+                for model, cls in list(owner._index.items()):
+                    mkey = (code, name, model)
+                    if mkey in link.seen:
+                        continue
+                    rev = link.store.commit(
+                        Change(
+                            "define",
+                            code,
+                            name,
+                            model,
+                            cls.definition.fingerprint,
+                            {"definition": definition_json(cls)},
+                            expect=0,
+                        )
+                    )
+                    link.committed(rev, mkey)
+
+    def _apply_revisions(self, link: StoreLink, revisions: list[Revision]) -> Batch:
+        """Apply other processes' revisions in order (lock held); return the events."""
+        from .sharing import prune
+
+        events = Batch()
+        for rev in prune([r for r in revisions if r.revision not in link.own]):
+            events.stamp = (rev.revision, rev.by)
+            try:
+                self._apply_one(link, rev, events)
+            except (StoreError, ConflictError):
+                raise
+            except Exception as exc:  # one bad revision must not block every later one
+                import warnings
+
+                warnings.warn(
+                    f"revision {rev.revision} ({rev.op} of {rev.model or rev.owner!r} in tenant "
+                    f"{rev.tenant!r}, by {rev.by}) could not be applied here: {exc}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        events.stamp = None
+        if revisions:
+            last = revisions[-1].revision
+            link.head = max(link.head, last)
+            link.own = {r for r in link.own if r > link.head}
+        return events
+
+    def _apply_one(self, link: StoreLink, rev: Revision, events: Batch) -> None:
+        """Apply one revision here without committing anything (lock held)."""
+        was, self._applying = self._applying, True
+        try:
+            self._apply_locked(link, rev, events)
+        finally:
+            self._applying = was
+
+    def _apply_locked(self, link: StoreLink, rev: Revision, events: Batch) -> None:
+        from .sharing import owner_payload, same_payload
+
+        op, tenant = rev.op, rev.tenant
+        if op == "owner":
+            key = (tenant, rev.owner)
+            if key in link.owners:
+                return
+            names = self._owner_names.get(tenant)  # type: ignore[arg-type]
+            holder = None if names is None else names.get(rev.owner)  # type: ignore[arg-type]
+            if holder is not None:
+                if same_payload(owner_payload(holder), rev.payload):
+                    link.owners[key] = holder  # type: ignore[index]
+                    link.payloads[key] = dict(rev.payload)  # type: ignore[index]
+                    return
+                raise ValueError(
+                    f"a local owner named {rev.owner!r} differs from the shared one; "
+                    "its models will not be synced here"
+                )
+            self._materialize_owner(link, tenant, rev.owner, dict(rev.payload))  # type: ignore[arg-type]
+        elif op in ("define", "redefine", "attach"):
+            self._apply_definition(link, rev, events)
+        elif op == "delete":
+            key = (tenant, rev.owner, rev.model)
+            owner = link.owners.get((tenant, rev.owner))  # type: ignore[arg-type]
+            cls = None if owner is None else owner._index.get(rev.model)
+            if cls is not None:
+                self._remove(cls, events)
+                self._log("delete", owner, rev.model, None, None, rev)  # type: ignore[arg-type]
+            link.seen.pop(key, None)  # type: ignore[arg-type]
+            link.authors.pop(key, None)  # type: ignore[arg-type]
+        elif op in ("cleanup_tenant", "clear"):
+            codes = (
+                [tenant] if op == "cleanup_tenant" else list({**self._tenants, **self._owner_names})
+            )
+            released: list[Any] = []
+            for code in codes:
+                released.extend(self._cleanup_locked(code)[1])  # type: ignore[arg-type]
+            self._forget_tenant(tenant if op == "cleanup_tenant" else None)
+            _release_data(released)
+            kind = "tenant_cleaned" if op == "cleanup_tenant" else "cleared"
+            events.append(RegistryEvent(kind, tenant, None, None))
+        elif op == "compatibility":
+            link.mode = str(rev.payload.get("mode", "none"))
+
+    def _materialize_owner(
+        self, link: StoreLink, tenant: str, name: str, payload: dict[str, Any]
+    ) -> Any:
+        """Create here the shared owner a revision describes (lock held, applying)."""
+        kind = payload.get("owner_type")
+        factory = OWNER_TYPES.get(kind)  # type: ignore[arg-type]
+        if factory is None:
+            raise ValueError(f"unknown owner type {kind!r} in the store")
+        owner = factory.from_store(self, tenant, name, payload)
+        link.owners[(tenant, name)] = owner
+        link.payloads[(tenant, name)] = payload
+        return owner
+
+    def _owner_for(self, link: StoreLink, tenant: str, name: str) -> Any:
+        """Return the shared owner (tenant, name) here, creating it from the store if needed."""
+        owner = link.owners.get((tenant, name))
+        if owner is not None:
+            return owner
+        for rec in link.store.owners():
+            if (rec.tenant, rec.name) == (tenant, name):
+                payload = {
+                    "owner_type": rec.owner_type,
+                    "connector": rec.connector,
+                    "settings": dict(rec.settings),
+                }
+                return self._materialize_owner(link, tenant, name, payload)
+        raise ValueError(f"owner {name!r} of tenant {tenant!r} is not in the store")
+
+    def _apply_definition(self, link: StoreLink, rev: Revision, events: Batch) -> None:
+        from .definitions import define_arguments
+
+        tenant, model = rev.tenant, rev.model
+        assert tenant is not None and model is not None and rev.owner is not None
+        owner = self._owner_for(link, tenant, rev.owner)
+        key = (tenant, rev.owner, model)
+        definition = rev.payload["definition"]
+        settings = dict(definition.get("settings") or {})
+        src_name = rev.payload.get("from_owner") if rev.op == "attach" else None
+        src = None if src_name is None else link.owners.get((tenant, src_name))
+        moved = None if src is None else src._index.get(model)
+        existing = owner._index.get(model)
+        if existing is not None and existing.definition.same_as(rev.fingerprint, settings):
+            pass
+        elif moved is not None and moved.definition.same_as(rev.fingerprint, settings):
+            self._attach_locked(owner, moved, owner.owner_type == "app", events)
+        else:
+
+            def resolve(name: str, owner_name: str | None, fp: str) -> Any:
+                holder = owner if owner_name is None else link.owners.get((tenant, owner_name))
+                cls = None if holder is None else holder._index.get(name)
+                if cls is None or cls.definition.fingerprint != fp:
+                    raise ValueError(
+                        f"it embeds model {name!r} of owner {owner_name!r} (fingerprint {fp}), "
+                        "which is not defined here"
+                    )
+                return cls
+
+            props, settings = define_arguments(definition, resolve)
+            assert DEFINER is not None, "nbregistry.core.builder sets DEFINER when imported"
+            built = DEFINER(owner).define(model, props, settings)
+            if built.definition.fingerprint != rev.fingerprint:
+                raise ValueError(
+                    f"its definition builds fingerprint {built.definition.fingerprint} here, "
+                    f"not {rev.fingerprint} (another nbregistry version?)"
+                )
+            self._log(rev.op, owner, model, built, definition, rev)
+        if src is not None:
+            link.seen.pop((tenant, src_name, model), None)  # type: ignore[arg-type]
+            if moved is not None and src._index.get(model) is moved:
+                self._remove(moved, events)
+        link.seen[key] = rev.revision
+        link.authors[key] = rev.by
+
+    # history ----------------------------------------------------------------------
+
+    def _entries(self, name: str, code: str) -> list[HistoryEntry]:
+        """Return the history entries of (tenant, model): the store's when it has any."""
+        from .sharing import HistoryEntry
+
+        link = self._link
+        if link is not None:
+            revs = [r for r in link.store.model_revisions(code, name)]
+            if any(r.op in ("define", "redefine", "attach", "delete") for r in revs):
+                import datetime as dt
+
+                out = []
+                for r in revs:
+                    d = r.payload.get("definition") if r.payload else None
+                    at = dt.datetime.fromisoformat(r.at).timestamp()
+                    out.append(
+                        HistoryEntry(
+                            r.revision, r.op, at, r.by, code, r.owner, name, r.fingerprint, d, True
+                        )
+                    )
+                return out
+        return list(self._history.get((code, name), []))
+
+    def history(self, name: str, *, tenant: str | None = None) -> pd.DataFrame:
+        """Return the changes of model ``name`` as a DataFrame, oldest first.
+
+        Columns: revision, op, at (UTC), by, owner, fingerprint, properties. With a
+        store connected and holding the model: the store's revisions (every process);
+        otherwise this registry's local log, numbered 1, 2, … per registry. Raises
+        TenantError; ModelNotFoundError when the model has no history here.
+        """
+        import datetime as dt
+
+        from ..render.frames import frame
+        from .definitions import properties_text
+
+        code = self.tenant_of(tenant)
+        entries = self._entries(name, code)
+        if not entries:
+            raise ModelNotFoundError(
+                f"model {name!r} has no history in tenant {code!r}; define it first "
+                "(history covers this registry's changes and, with a store, every process's)"
+            )
+        rows = [
+            (
+                e.revision,
+                e.op,
+                dt.datetime.fromtimestamp(e.at, dt.UTC),
+                e.by,
+                e.owner,
+                e.fingerprint,
+                properties_text(e.definition),
+            )
+            for e in entries
+        ]
+        columns = ["revision", "op", "at", "by", "owner", "fingerprint", "properties"]
+        return frame(columns, rows, dtypes={"revision": "int64"})
+
+    def diff(self, name: str, a: int, b: int, *, tenant: str | None = None) -> pd.DataFrame:
+        """Return how model ``name`` changed from revision ``a`` to ``b`` as a DataFrame.
+
+        Columns: property, change (added/removed/changed), before, after. Revisions are
+        those of :meth:`history`. Raises ModelNotFoundError naming the revisions it has
+        when ``a`` or ``b`` is not one of them.
+        """
+        from ..render.frames import frame
+        from .definitions import diff_definitions
+
+        code = self.tenant_of(tenant)
+        entries = {e.revision: e for e in self._entries(name, code)}
+        for r in (a, b):
+            if r not in entries:
+                raise ModelNotFoundError(
+                    f"model {name!r} of tenant {code!r} has no revision {r!r}; its revisions: "
+                    f"{', '.join(map(str, entries)) or 'none'} (see registry.history({name!r}))"
+                )
+        rows = diff_definitions(entries[a].definition, entries[b].definition)
+        return frame(["property", "change", "before", "after"], rows)
 
     # lookups -------------------------------------------------------------------------
 
@@ -1016,18 +1780,27 @@ class ModelRegistry:
         """Return the read-only store of one tenant, or None; TenantError for a bad code."""
         return self._tenants.get(validate_tenant(code))
 
-    def cleanup_tenant(self, code: str) -> int:
+    def cleanup_tenant(self, code: str, *, scope: str = "local") -> int:
         """Remove every model of a tenant (one operation) and return how many; TenantError.
 
         Owner views of the tenant turn empty, owner names are freed, connector data is
-        released, and one ``"tenant_cleaned"`` event is emitted.
+        released, and one ``"tenant_cleaned"`` event is emitted. ``scope="local"`` (the
+        default) changes only this process; ``scope="store"`` first records the cleanup
+        in the connected store for every process (StoreError: nothing changed).
         """
         code = validate_tenant(code)
+        _check_scope(scope)
+        batch = Batch()
         with self._lock:
+            if scope == "store":
+                rev = self._commit_store_wide("cleanup_tenant", code)
+                batch.stamp = (rev.revision, rev.by)
             removed, owners = self._cleanup_locked(code)
+            self._forget_tenant(code)
         _release_data(owners)
-        if removed or owners:
-            self._emit(Batch.of(RegistryEvent("tenant_cleaned", code, None, None)))
+        if removed or owners or batch.stamp:
+            batch.append(RegistryEvent("tenant_cleaned", code, None, None))
+            self._emit(batch)
         return removed
 
     def _cleanup_locked(self, code: str) -> tuple[int, list[Any]]:
@@ -1070,15 +1843,27 @@ class ModelRegistry:
             raise ValueError(f"interval must be > 0 seconds, got {interval!r}")
         return AutoCleanup(self, max_idle_seconds, interval)
 
-    def clear(self) -> None:
-        """Remove everything — tenants, models, owner names — and reset the counters."""
+    def clear(self, *, scope: str = "local") -> None:
+        """Remove everything — tenants, models, owner names — and reset the counters.
+
+        ``scope="local"`` (the default) changes only this process (a connected store
+        stays connected and keeps everything); ``scope="store"`` first records the clear
+        in the store for every process (StoreError: nothing changed).
+        """
+        _check_scope(scope)
+        batch = Batch()
         with self._lock:
+            if scope == "store":
+                rev = self._commit_store_wide("clear", None)
+                batch.stamp = (rev.revision, rev.by)
             owners: list[Any] = []
             for code in {**self._tenants, **self._owner_names}:
                 owners.extend(self._cleanup_locked(code)[1])
+            self._forget_tenant(None)
             self._reset_counters()
         _release_data(owners)
-        self._emit(Batch.of(RegistryEvent("cleared", None, None, None)))
+        batch.append(RegistryEvent("cleared", None, None, None))
+        self._emit(batch)
 
     # stats, frames, events ---------------------------------------------------------
 
@@ -1250,16 +2035,48 @@ def user_stacklevel() -> int:
     return level
 
 
-def _warn_redefined(owner: Any, name: str) -> None:
+def _warn_redefined(owner: Any, name: str, note: str = "") -> None:
     import warnings
 
     warnings.warn(
         f"model {name!r} of {type(owner).__name__} {owner.name!r} (tenant "
         f"{owner.tenant!r}) was redefined with a different definition; the old class "
-        "left the registry",
+        f"left the registry{note}",
         ModelRedefinedWarning,
         stacklevel=user_stacklevel(),
     )
+
+
+# owner_type → the Owner class that re-creates a shared owner of that type (``sync()``),
+# through its ``from_store(registry, tenant, name, payload)``. Filled by
+# ``Owner.__init_subclass__``, so the registry imports none of the owner modules.
+OWNER_TYPES: dict[str, Any] = {}
+# owner → a ModelBuilder defining for that owner; set by nbregistry.core.builder.
+DEFINER: Callable[[Any], Any] | None = None
+
+
+def _check_scope(scope: object) -> None:
+    if scope not in ("local", "store"):
+        raise ValueError(
+            f"scope must be 'local' (this process only) or 'store' (every process sharing "
+            f"the store), got {scope!r}"
+        )
+
+
+_AUTHOR: tuple[int, str] | None = None
+
+
+def _author() -> str:
+    """Return this process's ``user@host:pid`` (cached per pid)."""
+    global _AUTHOR
+    import os
+
+    pid = os.getpid()
+    if _AUTHOR is None or _AUTHOR[0] != pid:
+        from .store import author
+
+        _AUTHOR = (pid, author())
+    return _AUTHOR[1]
 
 
 #: The process-wide registry.

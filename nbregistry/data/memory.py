@@ -194,6 +194,12 @@ class MemoryConnector(Connector):
     ``file=``.
     """
 
+    @classmethod
+    def peer_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        """Drop ``file=``/``path=``: another process never opens this one's file (one writer)."""
+        return {k: v for k, v in settings.items() if k not in ("file", "path")}
+
+
     name = "memory"
 
     def __init__(self, settings: dict[str, Any]) -> None:
