@@ -15,6 +15,7 @@ from .core.errors import (
     DataSourceConnectionError,
     DefinitionError,
     FilterError,
+    IncompatibleDefinitionError,
     ModelNotFoundError,
     ModelRedefinedWarning,
     PersistenceError,
@@ -37,6 +38,7 @@ from .core.registry import (
     TenantStats,
     registry,
 )
+from .core.store import Store
 from .core.tenancy import GLOBAL_TENANT, carry_tenant, tenant, validate_tenant
 from .core.views import ModelsView
 
@@ -52,6 +54,7 @@ __all__ = [
     "DataSourceConnectionError",
     "DefinitionError",
     "FilterError",
+    "IncompatibleDefinitionError",
     "Model",
     "ModelBuilder",
     "ModelDefinition",
@@ -65,6 +68,7 @@ __all__ = [
     "RegistryEvent",
     "RegistryStats",
     "SchemaError",
+    "Store",
     "StoreError",
     "Subscription",
     "TenantError",
@@ -73,6 +77,7 @@ __all__ = [
     "ValidationError",
     "__version__",
     "carry_tenant",
+    "connect",
     "current_tenant",
     "fingerprint",
     "registry",
@@ -89,6 +94,15 @@ for _name in __all__:
     if isinstance(_obj, type) and _obj.__module__.startswith("nbregistry."):
         _obj.__module__ = __name__
 del _name, _obj, _model_class
+
+
+def connect(url: str, *, listen: bool = False) -> Store:
+    """Connect the process-wide registry to the shared store at ``url``; return the store.
+
+    ``sqlite:///path/registry.db`` (one machine) or ``postgresql://user@host/db`` (a
+    team). See :meth:`ModelRegistry.connect_store` for what it raises.
+    """
+    return registry.connect_store(url, listen=listen)
 
 
 def current_tenant() -> str:

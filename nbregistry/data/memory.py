@@ -199,7 +199,6 @@ class MemoryConnector(Connector):
         """Drop ``file=``/``path=``: another process never opens this one's file (one writer)."""
         return {k: v for k, v in settings.items() if k not in ("file", "path")}
 
-
     name = "memory"
 
     def __init__(self, settings: dict[str, Any]) -> None:

@@ -16,6 +16,8 @@ the type of a model class is ``type`` (nbregistry uses no metaclass), so
 
 from __future__ import annotations
 
+import contextlib
+import os
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +42,8 @@ class _Loaded:
     # registry object type → the HTML printer registered for exactly that type before
     # loading (None: none), restored on unload.
     previous_html: dict[type, Any] = field(default_factory=dict)
+    # The pre_run_cell callback that syncs the shared store before every cell.
+    pre_cell: Any = None
 
 
 _loaded: weakref.WeakKeyDictionary[Any, _Loaded] = weakref.WeakKeyDictionary()
@@ -142,7 +146,34 @@ def load_ipython_extension(ip: Any) -> None:
     for typ, printer in _registry_printers(magics).items():
         state.previous_html[typ] = html.type_printers.get(typ)
         html.for_type(typ, printer)
+    state.pre_cell = _sync_before_cell(magics)
+    ip.events.register("pre_run_cell", state.pre_cell)
+    # Revisions a listener announces are applied before the next cell, never mid-cell.
+    magics.registry.deferred_sync = True
     _loaded[ip] = state
+    url = os.environ.get("NBREGISTRY_STORE")
+    if url and magics.registry.store is None:
+        try:
+            magics.registry.connect_store(url)
+        except Exception as exc:  # a bad $NBREGISTRY_STORE must not break %load_ext
+            print(f"nbregistry: could not connect to $NBREGISTRY_STORE: {exc}")
+        else:
+            print(f"nbregistry: connected to the shared store {magics.registry.store!r}")
+
+
+def _sync_before_cell(magics: RegistryMagics) -> Any:
+    """Return the pre_run_cell callback: ``registry.sync()`` when a store is connected."""
+
+    def sync_before_cell(info: Any = None) -> None:
+        reg = magics.registry
+        if reg.store is None:
+            return
+        try:
+            reg.sync()
+        except Exception as exc:  # one line; the cell still runs on what this kernel has
+            print(f"nbregistry: sync with the shared store failed: {exc}")
+
+    return sync_before_cell
 
 
 def unload_ipython_extension(ip: Any) -> None:
@@ -163,6 +194,10 @@ def unload_ipython_extension(ip: Any) -> None:
         ip.Completer.custom_matchers.remove(state.matcher)
     if state.transformer in ip.input_transformers_post:
         ip.input_transformers_post.remove(state.transformer)
+    if state.pre_cell is not None:
+        with contextlib.suppress(ValueError):
+            ip.events.unregister("pre_run_cell", state.pre_cell)
+    state.magics.registry.deferred_sync = False
     formatters = ip.display_formatter.formatters
     for mime, previous in state.previous_printers.items():
         fmt = formatters[mime]

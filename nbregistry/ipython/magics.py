@@ -58,7 +58,18 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "tenant": ("tenant [CODE | --reset]", "show the current tenant, or set the session default"),
     "cleanup": ("cleanup TENANT", "remove every model of a tenant; returns how many"),
-    "clear": ("clear --yes", "remove everything from the registry (refuses without --yes)"),
+    "clear": (
+        "clear --yes [--store]",
+        "remove everything here (refuses without --yes); --store: for every process",
+    ),
+    "connect": (
+        "connect URL [--listen]",
+        "connect to a shared store (sqlite:///…, postgresql://…)",
+    ),
+    "disconnect": ("disconnect", "disconnect the shared store (everything here stays, local)"),
+    "sync": ("sync", "apply other processes' revisions now; prints how many"),
+    "history": ("history NAME [-t TENANT]", "a model's revisions (with a store: every process's)"),
+    "diff": ("diff NAME A B [-t TENANT]", "what changed in a model from revision A to B"),
     "browse": ("browse [-t TENANT]", "the interactive tenant browser widget"),
     "help": ("help", "this table (also: %registry -h; %registry SUBCOMMAND -h for details)"),
 }
@@ -138,6 +149,20 @@ def _build_parser() -> _Parser:
     p.add_argument("tenant", metavar="TENANT", help="tenant code")
     p = add("clear")
     p.add_argument("--yes", action="store_true", help="confirm: remove everything")
+    p.add_argument("--store", action="store_true", help="record it in the shared store too")
+    p = add("connect")
+    p.add_argument("url", metavar="URL", help="sqlite:///path/registry.db or postgresql://…")
+    p.add_argument("--listen", action="store_true", help="PostgreSQL: apply as announced")
+    add("disconnect")
+    add("sync")
+    p = add("history")
+    p.add_argument("name", metavar="NAME", help="model name")
+    p.add_argument("-t", "--tenant", help="tenant code (default: the current tenant)")
+    p = add("diff")
+    p.add_argument("name", metavar="NAME", help="model name")
+    p.add_argument("a", metavar="A", type=int, help="revision (see %%registry history NAME)")
+    p.add_argument("b", metavar="B", type=int, help="revision")
+    p.add_argument("-t", "--tenant", help="tenant code (default: the current tenant)")
     p = add("browse")
     p.add_argument("-t", "--tenant", help="tenant to open (default: all)")
     add("help")
@@ -533,8 +558,27 @@ class RegistryMagics(Magics, Configurable):
                 f"refusing to clear {stats.models} models in {len(stats.per_tenant)} tenants "
                 "without confirmation; run %registry clear --yes"
             )
-        reg.clear()
-        print(f"cleared {stats.models} models in {len(stats.per_tenant)} tenants")
+        reg.clear(scope="store" if args.store else "local")
+        where = " (and in the shared store, for every process)" if args.store else ""
+        print(f"cleared {stats.models} models in {len(stats.per_tenant)} tenants{where}")
+
+    def _cmd_connect(self, args: argparse.Namespace) -> None:
+        store = self.registry.connect_store(args.url, listen=args.listen)
+        print(f"connected to {store!r}; {len(self.registry.tenants())} tenants here")
+
+    def _cmd_disconnect(self, args: argparse.Namespace) -> None:
+        store = self.registry.store
+        self.registry.disconnect_store()
+        print("no store was connected" if store is None else f"disconnected {store!r}")
+
+    def _cmd_sync(self, args: argparse.Namespace) -> int:
+        return self.registry.sync()
+
+    def _cmd_history(self, args: argparse.Namespace) -> pd.DataFrame:
+        return self.registry.history(args.name, tenant=args.tenant)
+
+    def _cmd_diff(self, args: argparse.Namespace) -> pd.DataFrame:
+        return self.registry.diff(args.name, args.a, args.b, tenant=args.tenant)
 
     def _cmd_browse(self, args: argparse.Namespace) -> Any:
         code = self._known_tenant(args.tenant)[0] if args.tenant is not None else None
