@@ -419,6 +419,8 @@ class ModelRegistry:
         # True while sync() applies other processes' revisions (lock held): the writes it
         # makes change only this process (no store commit, no warning, no compatibility).
         self._applying = False
+        # The batch sync() is filling while it applies revisions (None otherwise).
+        self._apply_batch: Batch | None = None
         # The compatibility mode without a store (with one, the store's mode applies).
         self._compatibility = compatibility
         # (tenant, model name) → this registry's log of that model's changes, oldest first
@@ -846,6 +848,8 @@ class ModelRegistry:
         """
         events = Batch()
         with self._lock:
+            if self._applying and self._apply_batch is not None:
+                events = self._apply_batch  # sync() delivers them, stamped, after its lock
             existing = owner._index.get(name)
             if existing is not None and existing.definition.same_as(fingerprint, settings):
                 return existing
@@ -866,7 +870,8 @@ class ModelRegistry:
                 self._add(cls, events)
             self._registrations += 1
             self._log(op, owner, name, cls, data, rev)
-        self._emit(events)
+        if events is not self._apply_batch:
+            self._emit(events)
         return cls
 
     def resolve_anonymous(
@@ -1413,10 +1418,12 @@ class ModelRegistry:
     def _apply_one(self, link: StoreLink, rev: Revision, events: Batch) -> None:
         """Apply one revision here without committing anything (lock held)."""
         was, self._applying = self._applying, True
+        was_batch, self._apply_batch = self._apply_batch, events
         try:
             self._apply_locked(link, rev, events)
         finally:
             self._applying = was
+            self._apply_batch = was_batch
 
     def _apply_locked(self, link: StoreLink, rev: Revision, events: Batch) -> None:
         from .sharing import owner_payload, same_payload
@@ -1593,7 +1600,9 @@ class ModelRegistry:
             for e in entries
         ]
         columns = ["revision", "op", "at", "by", "owner", "fingerprint", "properties"]
-        return frame(columns, rows, dtypes={"revision": "int64"})
+        df = frame(columns, rows, dtypes={"revision": "int64"})
+        df["at"] = df["at"].astype("datetime64[ns, UTC]")
+        return df
 
     def diff(self, name: str, a: int, b: int, *, tenant: str | None = None) -> pd.DataFrame:
         """Return how model ``name`` changed from revision ``a`` to ``b`` as a DataFrame.
