@@ -36,6 +36,19 @@ __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 #: The schema version this nbregistry writes (nbregistry_schema.version).
 SCHEMA_VERSION = 1
 
+# Indexes of model_revisions() (history), added to version 1 after its first release:
+# ``upgrade`` creates them in a store made before; queries are right without them.
+_INDEXES = (
+    # (tenant, model) → its revisions under any owner.
+    ("nbregistry_revisions_history", "ON nbregistry_revisions (tenant, model, revision)"),
+    # The rare revisions that remove models wholesale (a partial index: tiny).
+    (
+        "nbregistry_revisions_resets",
+        "ON nbregistry_revisions (op, tenant, revision) "
+        "WHERE op = 'cleanup_tenant' OR op = 'clear'",
+    ),
+)
+
 # The schema of version 1, created on first connect. The tenant is in every row.
 _SCHEMA = (
     "CREATE TABLE nbregistry_schema (version INTEGER NOT NULL)",
@@ -53,6 +66,7 @@ _SCHEMA = (
     "at TEXT NOT NULL, by TEXT NOT NULL)",
     "CREATE INDEX nbregistry_revisions_model ON nbregistry_revisions "
     "(tenant, owner, model, revision)",
+    *(f"CREATE INDEX {name} {rest}" for name, rest in _INDEXES),
     "CREATE TRIGGER nbregistry_revisions_no_update BEFORE UPDATE ON nbregistry_revisions "
     "BEGIN SELECT RAISE(ABORT, 'nbregistry_revisions is append-only'); END",
     "CREATE TRIGGER nbregistry_revisions_no_delete BEFORE DELETE ON nbregistry_revisions "
@@ -64,6 +78,15 @@ _SCHEMA = (
 _TABLES = ("nbregistry_schema", "nbregistry_owners", "nbregistry_definitions")
 _MODES = ("none", "backward", "forward", "full")
 _REV_COLS = "revision, op, tenant, owner, model, fingerprint, payload, at, by"
+# model_revisions(): three index range scans (see _INDEXES), merged in revision order.
+_HISTORY = (
+    f"SELECT {_REV_COLS} FROM nbregistry_revisions WHERE tenant = ? AND model = ? "
+    "AND op IN ('define', 'redefine', 'attach', 'delete') "
+    f"UNION ALL SELECT {_REV_COLS} FROM nbregistry_revisions "
+    "WHERE op = 'cleanup_tenant' AND tenant = ? "
+    f"UNION ALL SELECT {_REV_COLS} FROM nbregistry_revisions WHERE op = 'clear' "
+    "ORDER BY revision"
+)
 
 
 def _path_of(url: str) -> str:
@@ -229,7 +252,21 @@ class SQLiteStore(Store):
                     f"store {url!r} was written with schema version {version}, newer "
                     f"than this nbregistry's {SCHEMA_VERSION}; upgrade nbregistry"
                 )
-            # Version 1 is the first schema: there is no older one to migrate from yet.
+            # Version 1 is the first schema: there is no older one to migrate from yet;
+            # a version-1 store made before the history indexes existed gets them.
+            have = {
+                r[0]
+                for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+            }
+            missing = [(n, rest) for n, rest in _INDEXES if n not in have]
+            if missing:
+                cls._configure(conn)
+                for name, rest in missing:
+                    conn.execute(f"CREATE INDEX IF NOT EXISTS {name} {rest}")
+                return (
+                    f"store {url!r} is at schema version {SCHEMA_VERSION}; added index "
+                    + ", ".join(n for n, _ in missing)
+                )
             return f"store {url!r} is already at schema version {SCHEMA_VERSION}"
         except sqlite3.Error as exc:
             raise StoreError(f"cannot upgrade store {url!r} (file {path!r}): {exc}") from None
@@ -286,6 +323,10 @@ class SQLiteStore(Store):
             "FROM nbregistry_definitions ORDER BY revision"
         )
         return [DefinitionRecord(t, o, m, f, json.loads(d), r) for t, o, m, f, d, r in rows]
+
+    def model_revisions(self, tenant: str, model: str) -> list[Revision]:
+        """Return the history of (tenant, model), oldest first (see ``Store``); StoreError."""
+        return [_revision(row) for row in self._read(_HISTORY, (tenant, model, tenant))]
 
     def compatibility(self) -> str:
         """Return the store's compatibility mode (``"none"`` until one is recorded)."""
