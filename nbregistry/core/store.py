@@ -130,7 +130,7 @@ class Store(ABC):
     A store object is one connection, safe to use from several threads of its process.
     """
 
-    #: The URL it was opened with.
+    #: The URL it was opened with, any password shown as ``***`` (safe to print).
     url: str
 
     @classmethod
