@@ -26,7 +26,10 @@ BUILTIN: dict[str, dict[str, str]] = {
         "sqlite": "nbregistry.data.sql:SQLiteConnector",
         "postgresql": "nbregistry.data.sql:PostgreSQLConnector",
     },
-    STORES: {"sqlite": "nbregistry.store.sqlite:SQLiteStore"},
+    STORES: {
+        "sqlite": "nbregistry.store.sqlite:SQLiteStore",
+        "postgresql": "nbregistry.store.postgresql:PostgreSQLStore",
+    },
 }
 
 # group → {name → loaded object}: each entry point is imported once per process.

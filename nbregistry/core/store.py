@@ -19,7 +19,7 @@ import getpass
 import os
 import socket
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,7 +130,7 @@ class Store(ABC):
     A store object is one connection, safe to use from several threads of its process.
     """
 
-    #: The URL it was opened with.
+    #: The URL it was opened with, any password shown as ``***`` (safe to print).
     url: str
 
     @classmethod
@@ -170,6 +170,39 @@ class Store(ABC):
     @abstractmethod
     def definitions(self) -> list[DefinitionRecord]:
         """Return every current shared definition, in revision order; StoreError."""
+
+    @abstractmethod
+    def model_revisions(self, tenant: str, model: str) -> list[Revision]:
+        """Return the history of one model name of a tenant, oldest first; StoreError.
+
+        That is every ``define``/``redefine``/``attach``/``delete`` revision of
+        (``tenant``, ``model``) under any owner, plus every ``cleanup_tenant`` of that
+        tenant and every ``clear`` (the changes that removed it wholesale). Served by an
+        index, not a scan of the log.
+        """
+
+    @abstractmethod
+    def compatibility(self) -> str:
+        """Return the store's compatibility mode: ``"none"`` until a change records one."""
+
+    def listen(self, callback: Callable[[int | None], None]) -> Callable[[], None]:
+        """Call ``callback`` from one background thread as other connections commit.
+
+        ``callback(revision)`` for each revision another connection commits (only the
+        number: read it with :meth:`revisions`), and ``callback(None)`` after the thread
+        reconnected following a lost connection — notifications sent meanwhile are lost,
+        so None means "re-read everything newer than what you have". The thread starts
+        only when this is called. Returns ``stop()``, which ends the thread and closes its
+        connection (idempotent; it joins the thread).
+
+        This base implementation raises StoreError: only a store with notifications
+        (PostgreSQL's LISTEN/NOTIFY) can listen.
+        """
+        raise StoreError(
+            f"listen=True needs a store that supports notifications (PostgreSQL); store "
+            f"{self.url!r} does not — call registry.sync() instead (in IPython it runs "
+            "before every cell)"
+        )
 
     @abstractmethod
     def commit(self, change: Change) -> Revision | None:

@@ -1,4 +1,4 @@
-"""The shared definition stores (DESIGN §12.5): SQLite (``sqlite:///path``).
+"""The shared definition stores (DESIGN §12.5): SQLite (``sqlite:///path``), PostgreSQL.
 
 Each is a :class:`nbregistry.core.store.Store`, found by URL scheme through the
 ``nbregistry.stores`` entry-point group; open one with ``open_store(url)``.

@@ -12,29 +12,32 @@ gapless; triggers make it append-only.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import threading
-from datetime import UTC, datetime
 from typing import Any
 
-from ..core.errors import ConflictError, StoreError
-from ..core.store import (
-    MODEL_OPS,
-    OPS,
-    Change,
-    DefinitionRecord,
-    OwnerRecord,
-    Revision,
-    Store,
-    author,
-)
+from ..core.errors import StoreError
+from ..core.store import Change, Revision
+from .sqlbase import SQLStore, check_change, dumps
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
 #: The schema version this nbregistry writes (nbregistry_schema.version).
 SCHEMA_VERSION = 1
+
+# Indexes of model_revisions() (history), added to version 1 later on:
+# ``upgrade`` creates them in a store made before; queries are right without them.
+_INDEXES = (
+    # (tenant, model) → its revisions under any owner.
+    ("nbregistry_revisions_history", "ON nbregistry_revisions (tenant, model, revision)"),
+    # The rare revisions that remove models wholesale (a partial index: tiny).
+    (
+        "nbregistry_revisions_resets",
+        "ON nbregistry_revisions (op, tenant, revision) "
+        "WHERE op = 'cleanup_tenant' OR op = 'clear'",
+    ),
+)
 
 # The schema of version 1, created on first connect. The tenant is in every row.
 _SCHEMA = (
@@ -53,6 +56,7 @@ _SCHEMA = (
     "at TEXT NOT NULL, by TEXT NOT NULL)",
     "CREATE INDEX nbregistry_revisions_model ON nbregistry_revisions "
     "(tenant, owner, model, revision)",
+    *(f"CREATE INDEX {name} {rest}" for name, rest in _INDEXES),
     "CREATE TRIGGER nbregistry_revisions_no_update BEFORE UPDATE ON nbregistry_revisions "
     "BEGIN SELECT RAISE(ABORT, 'nbregistry_revisions is append-only'); END",
     "CREATE TRIGGER nbregistry_revisions_no_delete BEFORE DELETE ON nbregistry_revisions "
@@ -62,8 +66,6 @@ _SCHEMA = (
     f"INSERT INTO nbregistry_schema (version) VALUES ({SCHEMA_VERSION})",
 )
 _TABLES = ("nbregistry_schema", "nbregistry_owners", "nbregistry_definitions")
-_MODES = ("none", "backward", "forward", "full")
-_REV_COLS = "revision, op, tenant, owner, model, fingerprint, payload, at, by"
 
 
 def _path_of(url: str) -> str:
@@ -83,17 +85,11 @@ def _path_of(url: str) -> str:
     return os.path.expanduser(path)
 
 
-def _dumps(value: Any, what: str) -> str:
-    try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{what} cannot be stored as JSON ({exc}): {value!r:.80}") from None
-
-
-class SQLiteStore(Store):
+class SQLiteStore(SQLStore):
     """A shared definition store in one SQLite file (see the module docstring)."""
 
     def __init__(self, url: str, path: str, conn: sqlite3.Connection) -> None:
+        super().__init__()
         self.url = url
         self.path = path
         self._conn = conn
@@ -229,7 +225,20 @@ class SQLiteStore(Store):
                     f"store {url!r} was written with schema version {version}, newer "
                     f"than this nbregistry's {SCHEMA_VERSION}; upgrade nbregistry"
                 )
-            # Version 1 is the first schema: there is no older one to migrate from yet.
+            # Version 1 is the first schema: there is no older one to migrate from yet;
+            # a version-1 store made before the history indexes existed gets them.
+            have = {
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+            }
+            missing = [(n, rest) for n, rest in _INDEXES if n not in have]
+            if missing:
+                cls._configure(conn)
+                for name, rest in missing:
+                    conn.execute(f"CREATE INDEX IF NOT EXISTS {name} {rest}")
+                return (
+                    f"store {url!r} is at schema version {SCHEMA_VERSION}; added index "
+                    + ", ".join(n for n, _ in missing)
+                )
             return f"store {url!r} is already at schema version {SCHEMA_VERSION}"
         except sqlite3.Error as exc:
             raise StoreError(f"cannot upgrade store {url!r} (file {path!r}): {exc}") from None
@@ -247,14 +256,6 @@ class SQLiteStore(Store):
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot read store {self.url!r}: {exc}") from None
 
-    def schema_version(self) -> int:
-        """Return the stored schema version; StoreError."""
-        return int(self._read("SELECT max(version) FROM nbregistry_schema")[0][0])
-
-    def head(self) -> int:
-        """Return the newest revision (0 for an empty log); StoreError."""
-        return int(self._read("SELECT coalesce(max(revision), 0) FROM nbregistry_revisions")[0][0])
-
     def changed(self) -> bool:
         """Return True if another connection may have committed since the last call."""
         version = self._read("PRAGMA data_version")[0][0]
@@ -262,75 +263,23 @@ class SQLiteStore(Store):
         self._data_version = version
         return changed
 
-    def revisions(self, after: int = 0, *, limit: int | None = None) -> list[Revision]:
-        """Return the revisions newer than ``after``, oldest first; StoreError."""
-        sql = f"SELECT {_REV_COLS} FROM nbregistry_revisions WHERE revision > ? ORDER BY revision"
-        params: tuple[Any, ...] = (after,)
-        if limit is not None:
-            sql += " LIMIT ?"
-            params = (after, limit)
-        return [_revision(row) for row in self._read(sql, params)]
-
-    def owners(self) -> list[OwnerRecord]:
-        """Return every shared owner in creation order; StoreError."""
-        rows = self._read(
-            "SELECT tenant, name, owner_type, connector, settings, revision "
-            "FROM nbregistry_owners ORDER BY revision"
-        )
-        return [OwnerRecord(t, n, ot, c, json.loads(s), r) for t, n, ot, c, s, r in rows]
-
-    def definitions(self) -> list[DefinitionRecord]:
-        """Return every current shared definition in revision order; StoreError."""
-        rows = self._read(
-            "SELECT tenant, owner, model, fingerprint, definition, revision "
-            "FROM nbregistry_definitions ORDER BY revision"
-        )
-        return [DefinitionRecord(t, o, m, f, json.loads(d), r) for t, o, m, f, d, r in rows]
-
-    def compatibility(self) -> str:
-        """Return the store's compatibility mode (``"none"`` until one is recorded)."""
-        rows = self._read("SELECT value FROM nbregistry_settings WHERE key = 'compatibility'")
-        return "none" if not rows else str(json.loads(rows[0][0]))
-
     # writing ---------------------------------------------------------------------------
 
     def commit(self, change: Change) -> Revision | None:
         """Commit one change with its revision in one transaction (see ``Store.commit``)."""
-        _check_change(change)
-        payload = _dumps(dict(change.payload), f"the payload of the {change.op!r} change")
+        check_change(change)
+        payload = dumps(dict(change.payload), f"the payload of the {change.op!r} change")
         with self._lock:
             if self._closed:
                 raise StoreError(f"store {self.url!r} is closed")
             conn = self._conn
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("BEGIN IMMEDIATE")  # SQLite's write lock: revisions in order
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot write store {self.url!r}: {exc}") from None
             try:
-                rev = conn.execute(
-                    "SELECT coalesce(max(revision), 0) + 1 FROM nbregistry_revisions"
-                ).fetchone()[0]
-                if not self._apply(conn, change, rev):
-                    conn.execute("ROLLBACK")
-                    return None
-                at = datetime.now(UTC).isoformat(timespec="microseconds")
-                by = author()
-                conn.execute(
-                    f"INSERT INTO nbregistry_revisions ({_REV_COLS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        rev,
-                        change.op,
-                        change.tenant,
-                        change.owner,
-                        change.model,
-                        change.fingerprint,
-                        payload,
-                        at,
-                        by,
-                    ),
-                )
-                conn.execute("COMMIT")
+                done = self._commit_in(conn, change, payload)
+                conn.execute("COMMIT" if done is not None else "ROLLBACK")
             except BaseException as exc:
                 # A failed statement may already have rolled the transaction back.
                 with contextlib.suppress(sqlite3.Error):
@@ -338,143 +287,7 @@ class SQLiteStore(Store):
                 if isinstance(exc, sqlite3.Error):
                     raise StoreError(f"cannot write store {self.url!r}: {exc}") from None
                 raise
-        return Revision(
-            rev,
-            change.op,
-            change.tenant,
-            change.owner,
-            change.model,
-            change.fingerprint,
-            json.loads(payload),
-            at,
-            by,
-        )
-
-    def _apply(self, conn: sqlite3.Connection, change: Change, rev: int) -> bool:
-        """Apply ``change`` to the state tables (transaction open); False: nothing to do."""
-        op, tenant, owner, model = change.op, change.tenant, change.owner, change.model
-        p = change.payload
-        if op == "owner":
-            settings = _dumps(dict(p.get("settings") or {}), f"the settings of owner {owner!r}")
-            row = conn.execute(
-                "SELECT owner_type, connector, settings, revision FROM nbregistry_owners "
-                "WHERE tenant = ? AND name = ?",
-                (tenant, owner),
-            ).fetchone()
-            if row is not None:
-                if tuple(row[:3]) == (p["owner_type"], p.get("connector"), settings):
-                    return False
-                raise ConflictError(
-                    f"owner {owner!r} of tenant {tenant!r} exists in store {self.url!r} as "
-                    f"{row[0]} connector={row[1]!r} settings={row[2]} (revision {row[3]} by "
-                    f"{self._by(conn, row[3])}), not as {p['owner_type']} "
-                    f"connector={p.get('connector')!r} settings={settings}; use the same "
-                    "connector and settings, or another name"
-                )
-            conn.execute(
-                "INSERT INTO nbregistry_owners VALUES (?, ?, ?, ?, ?, ?)",
-                (tenant, owner, p["owner_type"], p.get("connector"), settings, rev),
-            )
-        elif op in ("define", "redefine", "attach"):
-            self._need_owner(conn, tenant, owner)
-            self._expect(conn, tenant, owner, model, change.expect)
-            if op == "attach" and p.get("from_owner") is not None:
-                src = p["from_owner"]
-                self._expect(conn, tenant, src, model, change.expect_from)
-                conn.execute(
-                    "DELETE FROM nbregistry_definitions WHERE tenant = ? AND owner = ? "
-                    "AND model = ?",
-                    (tenant, src, model),
-                )
-            conn.execute(
-                "INSERT OR REPLACE INTO nbregistry_definitions VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    tenant,
-                    owner,
-                    model,
-                    change.fingerprint,
-                    _dumps(p["definition"], f"the definition of model {model!r}"),
-                    rev,
-                ),
-            )
-        elif op == "delete":
-            cur = self._expect(conn, tenant, owner, model, change.expect)
-            if cur == 0:
-                last = self._last_touch(conn, tenant, owner, model)
-                raise ConflictError(
-                    f"model {model!r} of owner {owner!r} (tenant {tenant!r}) is not in store "
-                    f"{self.url!r}{_since(last)}; sync() and retry"
-                )
-            conn.execute(
-                "DELETE FROM nbregistry_definitions WHERE tenant = ? AND owner = ? AND model = ?",
-                (tenant, owner, model),
-            )
-        elif op == "cleanup_tenant":
-            conn.execute("DELETE FROM nbregistry_definitions WHERE tenant = ?", (tenant,))
-            conn.execute("DELETE FROM nbregistry_owners WHERE tenant = ?", (tenant,))
-        elif op == "clear":
-            conn.execute("DELETE FROM nbregistry_definitions")
-            conn.execute("DELETE FROM nbregistry_owners")
-        else:  # compatibility
-            conn.execute(
-                "INSERT OR REPLACE INTO nbregistry_settings VALUES ('compatibility', ?)",
-                (json.dumps(p["mode"]),),
-            )
-        return True
-
-    def _need_owner(self, conn: sqlite3.Connection, tenant: Any, owner: Any) -> None:
-        row = conn.execute(
-            "SELECT 1 FROM nbregistry_owners WHERE tenant = ? AND name = ?", (tenant, owner)
-        ).fetchone()
-        if row is None:
-            raise ConflictError(
-                f"owner {owner!r} of tenant {tenant!r} is not in store {self.url!r} (it was "
-                "never shared, or another process removed it); sync() and create it again"
-            )
-
-    def _expect(
-        self, conn: sqlite3.Connection, tenant: Any, owner: Any, model: Any, expect: int | None
-    ) -> int:
-        """Return the model's current revision (0: absent); ConflictError if not ``expect``."""
-        row = conn.execute(
-            "SELECT revision FROM nbregistry_definitions WHERE tenant = ? AND owner = ? "
-            "AND model = ?",
-            (tenant, owner, model),
-        ).fetchone()
-        cur = 0 if row is None else int(row[0])
-        if expect is not None and cur != expect:
-            what = f"model {model!r} of owner {owner!r} (tenant {tenant!r})"
-            if cur:
-                msg = f"{what} was changed by revision {cur} by {self._by(conn, cur)}"
-            else:
-                msg = f"{what} is no longer in store {self.url!r}" + _since(
-                    self._last_touch(conn, tenant, owner, model)
-                )
-            seen = f"revision {expect}" if expect else "it absent"
-            raise ConflictError(
-                f"{msg}, but this process last saw {seen}; nothing was changed — sync() and retry"
-            )
-        return cur
-
-    @staticmethod
-    def _by(conn: sqlite3.Connection, rev: int) -> str:
-        row = conn.execute(
-            "SELECT by FROM nbregistry_revisions WHERE revision = ?", (rev,)
-        ).fetchone()
-        return "?" if row is None else str(row[0])
-
-    @staticmethod
-    def _last_touch(
-        conn: sqlite3.Connection, tenant: Any, owner: Any, model: Any
-    ) -> tuple[int, str, str] | None:
-        """Return (revision, op, by) of the last change that removed or touched a model."""
-        row = conn.execute(
-            "SELECT revision, op, by FROM nbregistry_revisions WHERE "
-            "(tenant = ? AND owner = ? AND model = ?) OR (op = 'cleanup_tenant' AND "
-            "tenant = ?) OR op = 'clear' ORDER BY revision DESC LIMIT 1",
-            (tenant, owner, model, tenant),
-        ).fetchone()
-        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+        return done
 
     def close(self) -> None:
         """Close the connection; idempotent."""
@@ -486,40 +299,3 @@ class SQLiteStore(Store):
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<SQLiteStore {self.url!r} ({state})>"
-
-
-def _since(last: tuple[int, str, str] | None) -> str:
-    return "" if last is None else f" since revision {last[0]} ({last[1]}) by {last[2]}"
-
-
-def _revision(row: Any) -> Revision:
-    rev, op, tenant, owner, model, fp, payload, at, by = row
-    return Revision(int(rev), op, tenant, owner, model, fp, json.loads(payload), at, by)
-
-
-def _check_change(change: Change) -> None:
-    """Raise ValueError naming what a change lacks; TypeError for a non-Change."""
-    if not isinstance(change, Change):
-        raise TypeError(f"commit() takes a Change, got {change!r:.80}")
-    op = change.op
-    if op not in OPS:
-        raise ValueError(f"unknown store op {op!r}; one of {', '.join(sorted(OPS))}")
-    need: tuple[str, ...] = ()
-    if op == "owner":
-        need = ("tenant", "owner")
-        if not isinstance(change.payload.get("owner_type"), str):
-            raise ValueError(f"an 'owner' change needs payload['owner_type'], got {change!r:.120}")
-    elif op in MODEL_OPS:
-        need = ("tenant", "owner", "model") + (("fingerprint",) if op != "delete" else ())
-        if op != "delete" and "definition" not in change.payload:
-            raise ValueError(f"a {op!r} change needs payload['definition'], got {change!r:.120}")
-    elif op == "cleanup_tenant":
-        need = ("tenant",)
-    elif op == "compatibility" and change.payload.get("mode") not in _MODES:
-        raise ValueError(
-            f"compatibility mode must be one of {', '.join(_MODES)}, got "
-            f"{change.payload.get('mode')!r}"
-        )
-    for name in need:
-        if not isinstance(getattr(change, name), str) or not getattr(change, name):
-            raise ValueError(f"a {op!r} change needs a non-empty str {name}, got {change!r:.120}")
