@@ -1417,6 +1417,14 @@ class ModelRegistry:
 
     def _apply_one(self, link: StoreLink, rev: Revision, events: Batch) -> None:
         """Apply one revision here without committing anything (lock held)."""
+        keys: list[tuple[Any, Any, Any]] = []
+        if rev.op in ("define", "redefine", "attach", "delete"):
+            keys.append((rev.tenant, rev.owner, rev.model))
+            src = rev.payload.get("from_owner") if rev.op == "attach" else None
+            if src is not None:
+                keys.append((rev.tenant, src, rev.model))
+            if any(link.latest.get(k, 0) > rev.revision for k in keys):
+                return  # this process wrote that model after it: already superseded here
         was, self._applying = self._applying, True
         was_batch, self._apply_batch = self._apply_batch, events
         try:
@@ -1424,6 +1432,8 @@ class ModelRegistry:
         finally:
             self._applying = was
             self._apply_batch = was_batch
+        for k in keys:
+            link.latest[k] = max(link.latest.get(k, 0), rev.revision)
 
     def _apply_locked(self, link: StoreLink, rev: Revision, events: Batch) -> None:
         from .sharing import owner_payload, same_payload

@@ -63,6 +63,10 @@ class StoreLink:
     # process knows it; absent means "not in the store" (expect 0). The ``expect`` of
     # this process's next write of that model (optimistic concurrency).
     seen: dict[ModelKey, int] = field(default_factory=dict)
+    # (tenant, owner, model) → the newest revision of any op this process committed or
+    # applied for it. A revision of another process older than that is already
+    # superseded here (this process wrote after it) and is skipped by sync().
+    latest: dict[ModelKey, int] = field(default_factory=dict)
     # (tenant, owner, model) → who made the ``seen`` revision (for the redefine warning).
     authors: dict[ModelKey, str] = field(default_factory=dict)
     # Revisions this process committed that sync() has not passed yet: already applied
@@ -89,6 +93,7 @@ class StoreLink:
         else:
             self.own.add(rev.revision)
         if key is not None:
+            self.latest[key] = max(self.latest.get(key, 0), rev.revision)
             if rev.op == "delete":
                 self.seen.pop(key, None)
                 self.authors.pop(key, None)
@@ -98,7 +103,7 @@ class StoreLink:
 
     def forget_tenant(self, code: str | None) -> None:
         """Drop what this link holds for one tenant (None: every tenant)."""
-        for d in (self.seen, self.authors):
+        for d in (self.seen, self.authors, self.latest):
             for k in [k for k in d if code is None or k[0] == code]:
                 del d[k]
         for o in (self.owners, self.payloads):

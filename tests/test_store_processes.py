@@ -1,0 +1,318 @@
+"""One registry for many processes (DESIGN §12.5): real processes, SQLite and PostgreSQL.
+
+Workers are ``tests/registry_worker.py`` subprocesses; the store is a SQLite file in a
+temp dir, or a fresh schema on the suite's PostgreSQL server (tests/pg.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nbregistry import DataSource, ModelRedefinedWarning, ModelRegistry, StoreError
+from nbregistry.core.meta import owner_of
+from nbregistry.core.store import open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKER = str(Path(__file__).with_name("registry_worker.py"))
+
+
+class Target:
+    """A store URL for one test (SQLite file or PostgreSQL schema), dropped afterwards."""
+
+    def __init__(self, kind: str, tmp_path: Path, pg: Any) -> None:
+        self.kind, self.pg = kind, pg
+        if kind == "sqlite":
+            self.url = f"sqlite:///{tmp_path / 'registry.db'}"
+        else:
+            self.schema = f"p_{uuid.uuid4().hex[:12]}"
+            self.url = f"{pg.url}?schema={self.schema}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["NBREGISTRY_TEST_STORE"] = self.url
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+        return env
+
+    def run(self, *args: str, timeout: float = 300) -> str:
+        out = subprocess.run(
+            [sys.executable, WORKER, *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+        )
+        assert out.returncode == 0, out.stderr[-3000:]
+        return out.stdout
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, WORKER, *args],
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+
+    def close(self) -> None:
+        if self.kind == "postgresql":
+            self.pg.superuser_sql(f'@db DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
+    pg = request.getfixturevalue("pg_server") if request.param == "postgresql" else None
+    t = Target(request.param, tmp_path, pg)
+    yield t
+    t.close()
+
+
+def state(reg: ModelRegistry) -> list[list[str]]:
+    rows = set()
+    for code in reg.tenants():
+        for cls in reg.all_models(tenant=code):
+            owner = owner_of(cls)
+            if owner is not None and cls.tenant == code:
+                rows.add((code, owner.name, cls.model_name, cls.definition.fingerprint))
+    return [list(r) for r in sorted(rows)]
+
+
+def assert_log_whole(url: str) -> int:
+    """Assert the revision log is gapless, duplicate-free and every entry whole; return head."""
+    store = open_store(url)
+    try:
+        revs = store.revisions(0)
+        numbers = [r.revision for r in revs]
+        assert numbers == list(range(1, len(numbers) + 1))
+        for r in revs:
+            assert r.op and r.at and "@" in r.by
+            if r.op in ("define", "redefine", "attach"):
+                assert r.fingerprint and "properties" in r.payload["definition"]
+        assert store.head() == len(numbers)
+        return len(numbers)
+    finally:
+        store.close()
+
+
+def test_a_change_in_another_process_is_visible_after_the_next_sync(target: Target) -> None:
+    reg = ModelRegistry()
+    reg.connect_store(target.url)
+    try:
+        for i in range(6):  # no timer: every single time, right after the writer returned
+            props = {"name": "string", f"p{i}": "integer"}
+            fp = target.run("define", "acme", "crm", "User", json.dumps(props)).strip()
+            assert reg.sync() >= 1
+            assert reg.get_model("User", tenant="acme").definition.fingerprint == fp
+    finally:
+        reg.disconnect_store()
+
+
+def test_four_processes_converge_and_the_log_has_no_gap(target: Target, tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    n = 250
+    workers = [target.popen("converge", str(w), str(n), str(go)) for w in range(4)]
+    try:
+        for w in workers:
+            assert w.stdout is not None
+            assert w.stdout.readline().strip() == "ready", w.stderr.read() if w.stderr else ""
+        go.touch()
+        results = []
+        for w in workers:
+            out, err = w.communicate(timeout=600)
+            assert w.returncode == 0, err[:2000] + " ... " + err[-1500:]
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+    assert sum(r["conflicts"] for r in results) > 0  # they really raced on the same names
+    fresh = json.loads(target.run("state").strip().splitlines()[-1])["state"]
+    for r in results:  # each worker synced once more at its end, but others went on after
+        assert len(r["state"]) > 0
+    reg = ModelRegistry()
+    reg.connect_store(target.url)
+    try:
+        assert state(reg) == fresh
+        store = reg.store
+        assert store is not None
+        in_store = sorted([d.tenant, d.owner, d.model, d.fingerprint] for d in store.definitions())
+        assert in_store == fresh
+    finally:
+        reg.disconnect_store()
+    # The workers that finished last saw everything: the final state equals theirs.
+    assert fresh in [r["state"] for r in results]
+    assert_log_whole(target.url)
+
+
+def test_every_process_converges_after_sync(target: Target, tmp_path: Path) -> None:
+    """Processes that are still alive converge to the fresh process's state after sync()."""
+    go = tmp_path / "go"
+    workers = [target.popen("converge", str(10 + w), "40", str(go)) for w in range(2)]
+    for w in workers:
+        assert w.stdout is not None and w.stdout.readline().strip() == "ready"
+    regs = [ModelRegistry() for _ in range(2)]
+    for reg in regs:
+        reg.connect_store(target.url)
+    go.touch()
+    try:
+        for w in workers:
+            _, err = w.communicate(timeout=300)
+            assert w.returncode == 0, err[:2000] + " ... " + err[-1500:]
+        fresh = json.loads(target.run("state").strip().splitlines()[-1])["state"]
+        for reg in regs:
+            reg.sync()
+            assert state(reg) == fresh
+    finally:
+        for reg in regs:
+            reg.disconnect_store()
+
+
+@pytest.mark.fault
+def test_kill_9_inside_writes_never_damages_the_store(target: Target) -> None:
+    rng = random.Random(7)
+    reg = ModelRegistry()
+    reg.connect_store(target.url)
+    ds = DataSource("memory", name="survivor", tenant="acme", registry=reg)
+    killed_inside = 0
+    try:
+        for i in range(12):
+            w = target.popen("kill")
+            assert w.stdout is not None
+            want = rng.randint(1, 4)
+            got = 0
+            while got < want:
+                ch = w.stdout.read(1)
+                assert ch == "w", (ch, w.stderr.read() if w.stderr else "")
+                got += 1
+            time.sleep(rng.random() * 0.004)  # land inside the define's store write
+            w.send_signal(signal.SIGKILL)
+            w.wait(timeout=30)
+            killed_inside += w.returncode == -signal.SIGKILL
+            head = assert_log_whole(target.url)  # the store opens; every revision is whole
+            reg.sync()  # the other process keeps working: it reads...
+            ds.define("Alive", {"i": "integer", f"k{i}": "string"})  # ...and writes
+            assert reg.store is not None and reg.store.head() == head + 1
+        assert killed_inside == 12
+    finally:
+        reg.disconnect_store()
+
+
+def _wait(pred: Callable[[], bool], timeout: float = 15.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.01)
+    return pred()
+
+
+def test_listen_applies_announced_revisions_in_the_background(pg_server: Any) -> None:
+    t = Target("postgresql", Path("."), pg_server)
+    reg = ModelRegistry()
+    try:
+        reg.connect_store(t.url, listen=True)
+        fp = t.run("define", "acme", "crm", "User", json.dumps({"name": "string"})).strip()
+        assert _wait(lambda: reg.find_model_by_name("User", tenant="acme") is not None)
+        assert reg.get_model("User", tenant="acme").definition.fingerprint == fp
+        # Deferred (as in IPython): announced, but applied only at the next sync().
+        reg.deferred_sync = True
+        fp2 = t.run("define", "acme", "crm", "Order", json.dumps({"t": "number"})).strip()
+        time.sleep(0.5)
+        assert reg.find_model_by_name("Order", tenant="acme") is None
+        assert reg.sync() >= 1
+        assert reg.get_model("Order", tenant="acme").definition.fingerprint == fp2
+    finally:
+        reg.disconnect_store()
+        t.close()
+
+
+def test_a_store_that_goes_away_fails_writes_and_keeps_lookups(pg_server: Any) -> None:
+    t = Target("postgresql", Path("."), pg_server)
+    reg = ModelRegistry()
+    reg.connect_store(t.url)
+    ds = DataSource("memory", name="crm", tenant="acme", registry=reg)
+    user = ds.define("User", {"name": "string"})
+    try:
+        pg_server.stop()
+        try:
+            with pytest.raises(StoreError):
+                ds.define("User", {"name": "string", "age": "integer"})
+            with pytest.raises(StoreError):
+                ds.define("Order", {"total": "number"})
+            assert ds.models.User is user and list(ds.models) == ["User"]  # unchanged
+            assert reg.get_model("User", tenant="acme") is user  # lookups keep working
+        finally:
+            pg_server.start()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ModelRedefinedWarning)
+            new = ds.define("User", {"name": "string", "age": "integer"})  # works again
+        assert new is not user and reg.get_model("User", tenant="acme") is new
+    finally:
+        reg.disconnect_store()
+        t.close()
+
+
+def test_two_kernels_share_a_store(tmp_path: Path) -> None:
+    jupyter_client = pytest.importorskip("jupyter_client")
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    env = dict(os.environ, NBREGISTRY_STORE=url)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    kernels = []
+    try:
+        for _ in range(2):
+            km = jupyter_client.KernelManager(kernel_name="python3")
+            km.start_kernel(env=env, cwd=str(tmp_path))
+            kc = km.client()
+            kc.start_channels()
+            kc.wait_for_ready(timeout=120)
+            kernels.append((km, kc))
+
+        def run(kc: Any, code: str) -> str:
+            out: list[str] = []
+
+            def hook(msg: dict[str, Any]) -> None:
+                if msg["msg_type"] == "stream":
+                    out.append(msg["content"]["text"])
+                elif msg["msg_type"] == "error":
+                    out.append("ERROR " + msg["content"]["ename"] + ": " + msg["content"]["evalue"])
+
+            reply = kc.execute_interactive(code, timeout=120, output_hook=hook)
+            text = "".join(out)
+            assert reply["content"]["status"] == "ok", text
+            return text
+
+        (_, k1), (_, k2) = kernels
+        assert "connected to the shared store" in run(k1, "%load_ext nbregistry")
+        assert "connected to the shared store" in run(k2, "%load_ext nbregistry")
+        run(
+            k1,
+            "from nbregistry import DataSource\n"
+            "ds = DataSource('memory', name='crm', tenant='acme')\n"
+            "User = ds.define('User', {'name': 'string'})\n",
+        )
+        # The very next cell of the other kernel sees it (synced before the cell runs).
+        text = run(
+            k2,
+            "from nbregistry import registry\n"
+            "print(registry.get_model('User', tenant='acme').definition.fingerprint)",
+        )
+        fp = run(k1, "print(User.definition.fingerprint)")
+        assert text.strip() == fp.strip()
+    finally:
+        for km, kc in kernels:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
