@@ -201,10 +201,15 @@ def test_kill_9_inside_writes_never_damages_the_store(target: Target) -> None:
             time.sleep(rng.random() * 0.004)  # land inside the define's store write
             w.send_signal(signal.SIGKILL)
             w.wait(timeout=30)
+            w.stdout.close()
+            if w.stderr is not None:
+                w.stderr.close()
             killed_inside += w.returncode == -signal.SIGKILL
             head = assert_log_whole(target.url)  # the store opens; every revision is whole
             reg.sync()  # the other process keeps working: it reads...
-            ds.define("Alive", {"i": "integer", f"k{i}": "string"})  # ...and writes
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ModelRedefinedWarning)
+                ds.define("Alive", {"i": "integer", f"k{i}": "string"})  # ...and writes
             assert reg.store is not None and reg.store.head() == head + 1
         assert killed_inside == 12
     finally:
@@ -316,3 +321,4 @@ def test_two_kernels_share_a_store(tmp_path: Path) -> None:
         for km, kc in kernels:
             kc.stop_channels()
             km.shutdown_kernel(now=True)
+            km.cleanup_resources()
