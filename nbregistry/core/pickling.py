@@ -269,8 +269,16 @@ class OwnerModels:
         tenant, owner_name = _slot(self, "tenant"), _slot(self, "owner_name")
         reg = _registry_module.registry
         cls: type[Model] | None
-        if owner_name is None:
-            cls = self._classes().get(name)
+        if owner_name is None:  # anonymous / ownerless: O(1) through the name index
+            treg = reg.tenant_registry(tenant)
+            hit = None if treg is None else treg.by_name.get(name)
+            cls = hit.get(None) if type(hit) is dict else hit
+            if cls is not None and not (
+                cls in treg.anonymous
+                if _slot(self, "segment") == ANONYMOUS_SEGMENT
+                else treg.ownerless.get(name) is cls
+            ):
+                cls = self._classes().get(name)  # a name shared with another kind: scan
         else:
             owner = reg.owner_by_name(owner_name, tenant=tenant)
             cls = None if owner is None else reg.get_model_for_owner(owner, name)
