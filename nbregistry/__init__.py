@@ -6,6 +6,7 @@ imported lazily, only where used. Importing starts no thread and no timer.
 
 from __future__ import annotations
 
+from . import models as _models  # the address module of model classes (§12.6): loaded with us
 from .core.builder import ModelBuilder
 from .core.connector import Connector
 from .core.datasource import DataSource
@@ -93,7 +94,7 @@ for _name in __all__:
     _obj = globals().get(_name)
     if isinstance(_obj, type) and _obj.__module__.startswith("nbregistry."):
         _obj.__module__ = __name__
-del _name, _obj, _model_class
+del _name, _obj, _model_class, _models
 
 
 def connect(url: str, *, listen: bool = False) -> Store:

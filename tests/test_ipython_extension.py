@@ -219,7 +219,7 @@ def test_after_unload_model_classes_display_as_plain_classes(
     load_ipython_extension(shell)
     unload_ipython_extension(shell)
     data, _ = shell.display_formatter.format(user)
-    assert data == {"text/plain": "nbregistry.models.User"}
+    assert data == {"text/plain": "nbregistry.models.acme.crm.User"}
 
 
 def test_registry_objects_have_compact_rich_displays(
