@@ -90,3 +90,11 @@ def try_loads(data: bytes) -> str:
 
 
 setup()
+
+
+def describe_from_store(obj: Any) -> dict[str, Any]:
+    """In a worker that defined nothing itself: the class came from $NBREGISTRY_STORE."""
+    cls = type(obj)
+    assert registry.store is not None  # unpickling connected this process by itself
+    found = registry.get_model(f"{cls.data_source.name}.{cls.model_name}", tenant=cls.tenant)
+    return {"data": obj.to_dict(), "is_registered_class": cls is found, "store": registry.store.url}

@@ -79,8 +79,11 @@ def converge(reg: ModelRegistry, worker: int, n: int, go: str) -> None:
                 reg.sync()
         else:
             link = reg._link
-            revs = [(r.revision, r.op, r.tenant, r.owner, r.model, r.by[-6:])
-                    for r in reg.store.revisions(0) if r.model == model or r.op == "owner"]
+            revs = [
+                (r.revision, r.op, r.tenant, r.owner, r.model, r.by[-6:])
+                for r in reg.store.revisions(0)
+                if r.model == model or r.op == "owner"
+            ]
             raise RuntimeError(
                 f"200 conflicts in a row, the last: {last}; head={link.head} own={sorted(link.own)[-5:]} "
                 f"seen={link.seen.get((ds.tenant, ds.name, model))} owner_is_ds={link.owners.get((ds.tenant, ds.name)) is ds} "

@@ -322,3 +322,42 @@ def test_two_kernels_share_a_store(tmp_path: Path) -> None:
             kc.stop_channels()
             km.shutdown_kernel(now=True)
             km.cleanup_resources()
+
+
+def test_a_worker_with_nbregistry_store_resolves_pickled_instances_by_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import multiprocessing
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import pickle_models
+
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    reg = ModelRegistry()
+    reg.connect_store(url)
+    monkeypatch.setenv("NBREGISTRY_STORE", url)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(Path(__file__).parent)]))
+    import nbregistry
+
+    nbregistry.connect(url)  # the parent's process-wide registry shares the same store
+    try:
+        ds = DataSource("memory", name="shipping", tenant="storepickle")
+        parcel = ds.define("Parcel", {"weight": "number", "to": {"city": "string"}})
+        item = parcel(weight=2.5, to={"city": "Oslo"})
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(1) as pool:
+            out = pool.apply(pickle_models.describe_from_store, (item,))
+        assert out == {
+            "data": {"weight": 2.5, "to": {"city": "Oslo"}, "id": None},
+            "is_registered_class": True,
+            "store": url,
+        } or (
+            out["is_registered_class"]
+            and out["store"] == url
+            and out["data"]["weight"] == 2.5
+            and out["data"]["to"] == {"city": "Oslo"}
+        )
+    finally:
+        nbregistry.registry.disconnect_store()
+        nbregistry.registry.cleanup_tenant("storepickle")
+        reg.disconnect_store()
