@@ -347,16 +347,9 @@ def test_a_worker_with_nbregistry_store_resolves_pickled_instances_by_itself(
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(1) as pool:
             out = pool.apply(pickle_models.describe_from_store, (item,))
-        assert out == {
-            "data": {"weight": 2.5, "to": {"city": "Oslo"}, "id": None},
-            "is_registered_class": True,
-            "store": url,
-        } or (
-            out["is_registered_class"]
-            and out["store"] == url
-            and out["data"]["weight"] == 2.5
-            and out["data"]["to"] == {"city": "Oslo"}
-        )
+        assert out["is_registered_class"] is True  # type(x) is the worker's registry class
+        assert out["store"] == url  # the worker connected to $NBREGISTRY_STORE by itself
+        assert out["data"]["weight"] == 2.5 and out["data"]["to"] == {"city": "Oslo"}
     finally:
         nbregistry.registry.disconnect_store()
         nbregistry.registry.cleanup_tenant("storepickle")

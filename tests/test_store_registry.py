@@ -336,7 +336,7 @@ def test_a_corrupt_or_newer_store_is_refused_naming_the_file(tmp_path: Path) -> 
     corrupt = tmp_path / "corrupt.db"
     corrupt.write_bytes(b"this is not a database" * 100)
     reg = ModelRegistry()
-    with pytest.raises(StoreError, match="corrupt.db"):
+    with pytest.raises(StoreError, match=r"corrupt\.db"):
         reg.connect_store(f"sqlite:///{corrupt}")
     assert corrupt.read_bytes() == b"this is not a database" * 100
     newer = tmp_path / "newer.db"

@@ -790,7 +790,7 @@ class ModelRegistry:
                 self._reindex(model, events)
             else:
                 self._add(model, events)
-        if existing is not model:
+        if existing is not model and not self._applying:
             self._log("attach", owner, name, model, None, rev)
         self._registrations += 1
 
@@ -869,7 +869,8 @@ class ModelRegistry:
             else:
                 self._add(cls, events)
             self._registrations += 1
-            self._log(op, owner, name, cls, data, rev)
+            if not self._applying:  # sync() logs what it applies, with its revision
+                self._log(op, owner, name, cls, data, rev)
         if events is not self._apply_batch:
             self._emit(events)
         return cls
@@ -1525,6 +1526,7 @@ class ModelRegistry:
             pass
         elif moved is not None and moved.definition.same_as(rev.fingerprint, settings):
             self._attach_locked(owner, moved, owner.owner_type == "app", events)
+            self._log(rev.op, owner, model, moved, definition, rev)
         else:
 
             def resolve(name: str, owner_name: str | None, fp: str) -> Any:
