@@ -1,7 +1,9 @@
 """Command line: ``python -m nbregistry bench [SECTION] [--scale ci|full] [--json]``.
 
 Sections: ``lookups`` (the after design against a plain dict, plus core figures),
-``memory`` (the seed scenario before vs after, each in a fresh process), ``compare``
+``memory`` (the seed scenario before vs after, each in a fresh process), ``store`` (the
+shared store: idle sync, define and lookups with vs without, a fresh process's sync,
+PostgreSQL with ``$NBREGISTRY_BENCH_PG``), ``compare``
 (every lookup before vs after at growing N, and the after design's flatness in N),
 ``cleanup`` (one call vs the before design's multi-store cleanup), ``connector`` (the
 memory connector's own costs) and ``all``. Progress goes to stderr.
@@ -40,6 +42,11 @@ def _sections() -> dict[str, Callable[[str], dict[str, list[dict[str, Any]]]]]:
     def connector(scale: str) -> dict[str, list[dict[str, Any]]]:
         return {"connector": bench_connector.run_connector_bench(scale)}
 
+    def store(scale: str) -> dict[str, list[dict[str, Any]]]:
+        from .bench import store as bench_store
+
+        return {"store": bench_store.run_store_bench(scale)}
+
     # section name (the CLI's choice) → the function measuring it at a scale.
     return {
         "lookups": lookups,
@@ -47,6 +54,7 @@ def _sections() -> dict[str, Callable[[str], dict[str, list[dict[str, Any]]]]]:
         "compare": compare,
         "cleanup": cleanup,
         "connector": connector,
+        "store": store,
     }
 
 
