@@ -354,3 +354,19 @@ def test_a_worker_with_nbregistry_store_resolves_pickled_instances_by_itself(
         nbregistry.registry.disconnect_store()
         nbregistry.registry.cleanup_tenant("storepickle")
         reg.disconnect_store()
+
+
+def test_redefining_another_process_definition_warns_naming_revision_and_author(
+    target: Target,
+) -> None:
+    fp = target.run("define", "acme", "crm", "User", json.dumps({"name": "string"})).strip()
+    reg = ModelRegistry()
+    reg.connect_store(target.url)
+    try:
+        ds = DataSource("memory", name="crm", tenant="acme", registry=reg)  # adopts it
+        assert ds.models.User.definition.fingerprint == fp
+        with pytest.warns(ModelRedefinedWarning, match=r"it replaced revision 2 by \S+@\S+:\d+"):
+            ds.define("User", {"name": "string", "age": "integer"})
+        assert str(os.getpid()) not in reg.history("User", tenant="acme")["by"][0]
+    finally:
+        reg.disconnect_store()
