@@ -2,9 +2,10 @@
 
 The store URL comes from ``$NBREGISTRY_TEST_STORE`` (it may carry a password).
 
-* ``converge WORKER N GO``: connect, print ``ready``, wait for the file GO, then make N
-  random defines / redefines / deletes on the same few tenants, owners and model names
-  as every other worker, retrying each after ``sync()`` on ConflictError; then sync and
+* ``converge WORKER N GO [DONE]``: connect, print ``ready``, wait for the file GO, then
+  make N random defines / redefines / deletes on the same few tenants, owners and model
+  names as every other worker, retrying each after ``sync()`` on ConflictError; with
+  DONE, print ``finished`` and wait for that file (every worker is done); then sync and
   print one JSON line: ``{"conflicts": k, "state": [[tenant, owner, model, fp], ...]}``.
 * ``state``: connect (a fresh process that only syncs) and print the same JSON line.
 * ``define TENANT OWNER MODEL PROPS_JSON``: connect, define one model, print its
@@ -48,7 +49,7 @@ def state(reg: ModelRegistry) -> list[list[str]]:
     return [list(r) for r in sorted(rows)]
 
 
-def converge(reg: ModelRegistry, worker: int, n: int, go: str) -> None:
+def converge(reg: ModelRegistry, worker: int, n: int, go: str, done: str | None) -> None:
     owners = {
         (t, o): DataSource("memory", name=o, tenant=t, registry=reg)
         for t in TENANTS
@@ -79,6 +80,10 @@ def converge(reg: ModelRegistry, worker: int, n: int, go: str) -> None:
                 reg.sync()
         else:
             raise RuntimeError(f"200 conflicts in a row, the last: {last}")
+    if done is not None:
+        print("finished", flush=True)
+        while not os.path.exists(done):
+            time.sleep(0.002)
     reg.sync()
     print(json.dumps({"conflicts": conflicts, "state": state(reg)}), flush=True)
 
@@ -100,7 +105,7 @@ def main(argv: list[str]) -> None:
     reg.connect_store(url)
     mode = argv[0]
     if mode == "converge":
-        converge(reg, int(argv[1]), int(argv[2]), argv[3])
+        converge(reg, int(argv[1]), int(argv[2]), argv[3], argv[4] if len(argv) > 4 else None)
     elif mode == "state":
         print(json.dumps({"conflicts": 0, "state": state(reg)}), flush=True)
     elif mode == "define":
