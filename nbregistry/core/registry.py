@@ -616,11 +616,25 @@ class ModelRegistry:
                 treg.by_name[name] = next(iter(cur.values()))
         return key_owner
 
+    def _snapshot(self, cls: type[Model]) -> None:
+        """Keep a leaving class's definition in the local log as JSON (not the class)."""
+        entries = self._history.get((cls.tenant, cls.model_name))  # type: ignore[arg-type]
+        if not entries:
+            return
+        data: Any = None
+        for entry in entries:
+            if entry.source is cls:
+                if data is None:
+                    data = entry.definition
+                entry.source = data
+
     def _remove(self, cls: type[Model], events: Batch) -> int:
         """Remove a registered class and any anonymous model left without users; count."""
         treg = self._tenants.get(cls.tenant)  # type: ignore[arg-type]
         if treg is None:
             return 0
+        if not cls.anonymous:
+            self._snapshot(cls)
         key_owner = self._unindex(treg, cls)
         events.append(RegistryEvent("removed", treg.code, key_owner, cls.model_name))
         events.removed.append(cls)
@@ -817,6 +831,7 @@ class ModelRegistry:
         already_deps: bool = False,
     ) -> None:
         """Swap ``old`` for ``new`` in the owner's slot (keeping its place); lock held."""
+        self._snapshot(old)
         treg = self._store(owner.tenant)
         # Indexing ``new`` under the same owner and name overwrites ``old`` in the owner's
         # slot (keeping its place) and in the name index; only its users remain to release.
@@ -1284,13 +1299,6 @@ class ModelRegistry:
         """Append one entry to the local history of (tenant, name); lock held."""
         from .sharing import HISTORY_LIMIT, HistoryEntry
 
-        if cls is not None and data is None:
-            from .definitions import definition_json
-
-            try:
-                data = definition_json(cls)
-            except ValueError:
-                data = None
         if rev is None:
             revision, by, shared = next(self._local_revisions), _author(), False
         else:
@@ -1306,7 +1314,7 @@ class ModelRegistry:
                 owner.name,
                 name,
                 None if cls is None else cls.definition.fingerprint,
-                data,
+                cls if cls is not None else data,
                 shared,
             )
         )

@@ -36,9 +36,14 @@ ModelKey = tuple[str, str, str]
 OwnerKey = tuple[str, str]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HistoryEntry:
-    """One change of one model as a registry's local log records it."""
+    """One change of one model as a registry's local log records it.
+
+    ``source`` is the class itself while it is registered (no copy: the log costs one
+    small record per change), replaced by its definition's JSON form when the class
+    leaves the registry (redefined, deleted), so old revisions stay diff-able.
+    """
 
     revision: int  # the store's revision when shared, else this registry's local number
     op: str  # define, redefine, attach, delete
@@ -48,8 +53,21 @@ class HistoryEntry:
     owner: str | None
     model: str
     fingerprint: str | None
-    definition: Mapping[str, Any] | None  # the definition's JSON form (None for delete)
+    source: Any  # the registered class, or its definition's JSON form, or None (delete)
     shared: bool  # True: ``revision`` is a store revision
+
+    @property
+    def definition(self) -> Mapping[str, Any] | None:
+        """Return the definition's JSON form (None for a delete)."""
+        src = self.source
+        if src is None or isinstance(src, Mapping):
+            return src
+        from .definitions import definition_json
+
+        try:
+            return definition_json(src)
+        except ValueError:  # a default that is no JSON value: shown without properties
+            return None
 
 
 @dataclass(eq=False)
