@@ -168,6 +168,7 @@ def _sync_before_cell(magics: RegistryMagics) -> Any:
         reg = magics.registry
         if reg.store is None:
             return
+        reg.deferred_sync = True  # a listener's revisions wait for this point
         try:
             reg.sync()
         except Exception as exc:  # one line; the cell still runs on what this kernel has

@@ -563,7 +563,10 @@ class RegistryMagics(Magics, Configurable):
         print(f"cleared {stats.models} models in {len(stats.per_tenant)} tenants{where}")
 
     def _cmd_connect(self, args: argparse.Namespace) -> None:
-        store = self.registry.connect_store(args.url, listen=args.listen)
+        try:
+            store = self.registry.connect_store(args.url, listen=args.listen)
+        except (ValueError, TypeError) as exc:  # a malformed URL or an unknown scheme
+            raise UsageError(f"%registry connect: {' '.join(str(exc).split())}") from None
         print(f"connected to {store!r}; {len(self.registry.tenants())} tenants here")
 
     def _cmd_disconnect(self, args: argparse.Namespace) -> None:
