@@ -284,7 +284,7 @@ class RegistryMagics(Magics, Configurable):
         """Inspect and manage the model registry: ``%registry SUBCOMMAND [options]``.
 
         Subcommands: stats, tenants, models, owners, show, find, tenant, cleanup, clear,
-        browse, help. ``%registry help`` shows the usage table, ``%registry SUBCOMMAND -h``
+        connect, disconnect, sync, history, diff, browse, help. ``%registry help`` shows the usage table, ``%registry SUBCOMMAND -h``
         the options of one subcommand. Raises UsageError (one line) for a bad subcommand,
         option, tenant code, model name or JSON.
         """
