@@ -284,8 +284,8 @@ class RegistryMagics(Magics, Configurable):
         """Inspect and manage the model registry: ``%registry SUBCOMMAND [options]``.
 
         Subcommands: stats, tenants, models, owners, show, find, tenant, cleanup, clear,
-        connect, disconnect, sync, history, diff, browse, help. ``%registry help`` shows the usage table, ``%registry SUBCOMMAND -h``
-        the options of one subcommand. Raises UsageError (one line) for a bad subcommand,
+        connect, disconnect, sync, history, diff, browse, help. ``%registry help`` shows
+        the usage table, ``%registry SUBCOMMAND -h`` the options of one subcommand. Raises UsageError (one line) for a bad subcommand,
         option, tenant code, model name or JSON.
         """
         try:
@@ -354,7 +354,14 @@ class RegistryMagics(Magics, Configurable):
     def _run_in_tenant(self, code: str, cell: str) -> Any:
         """Run ``cell`` in the user namespace with ``code`` as the tenant override."""
         __tracebackhide__ = True
-        body, expr, is_async = self._compile_cell(cell)
+        try:
+            body, expr, is_async = self._compile_cell(cell)
+        except SyntaxError as exc:  # one line, like IPython's own, not the magic's frames
+            text = (exc.text or "").strip()
+            raise UsageError(
+                f"%%tenant: {type(exc).__name__} in the cell, line {exc.lineno}: {exc.msg}"
+                + (f": {text}" if text else "")
+            ) from None
         ns = self.shell.user_ns
         glob = self.shell.user_global_ns
         if not is_async:
