@@ -285,8 +285,9 @@ class RegistryMagics(Magics, Configurable):
 
         Subcommands: stats, tenants, models, owners, show, find, tenant, cleanup, clear,
         connect, disconnect, sync, history, diff, browse, help. ``%registry help`` shows
-        the usage table, ``%registry SUBCOMMAND -h`` the options of one subcommand. Raises UsageError (one line) for a bad subcommand,
-        option, tenant code, model name or JSON.
+        the usage table, ``%registry SUBCOMMAND -h`` the options of one subcommand.
+        Raises UsageError (one line) for a bad subcommand, option, tenant code, model
+        name or JSON.
         """
         try:
             argv = arg_split(line, posix=True, strict=True)
