@@ -1003,6 +1003,13 @@ class MemoryConnector(Connector):
                 keys, rows = self._hits(t, plan, scan, off, stop)
                 return t, keys, rows
             elif scanned:
+                if stop is None and t.id_name is not None:
+                    # the whole table: the rows alone (their keys are their ids) are cheaper
+                    rows = scan.select_rows(t.rows.values())
+                    if off:
+                        rows = rows[off:]
+                    id_name = t.id_name
+                    return t, [r[id_name] for r in rows], rows
                 pairs = scan.first(t.rows, off, stop)
             else:
                 pairs = self._select(t, where, scan)[off:stop]
