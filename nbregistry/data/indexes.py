@@ -28,7 +28,7 @@ from __future__ import annotations
 import operator
 from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from itertools import compress
+from itertools import compress, islice
 from typing import Any
 
 from ..core.model import index_parts
@@ -344,12 +344,18 @@ def _has_nan(values: list[Any]) -> bool:
 def _sorted_pair(values: list[Any], keys: list[Any]) -> tuple[list[Any], list[Any]]:
     """Return ``values`` sorted and the (distinct) ``keys`` sorted by their value alike.
 
+    The first list may be ``values`` itself (the caller hands it over), never ``keys``.
+
     Two stable sorts by the same values put the i-th smallest value at position i of
     both lists. Sorting the keys themselves (by a key → value map) spares a gather in
     permutation order, which touches every object at random (measured ~2x slower).
     """
     if not values:
         return [], []
+    if all(map(operator.le, values, islice(values, 1, None))):
+        # already in order (ids and values rising together): one pass; ``keys`` may be
+        # shared by the indexes of one batch, so each keeps its own copy
+        return values, keys.copy()
     by_key = dict(zip(keys, values, strict=True))
     if len(by_key) != len(keys):
         raise RuntimeError("index corrupt: a row key is entered twice")  # pragma: no cover
