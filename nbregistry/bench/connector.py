@@ -73,12 +73,27 @@ def _rows(n: int) -> list[dict[str, Any]]:
     ]
 
 
-def _median(fn: Callable[[], Any], repeat: int) -> float:
-    """Return the median wall time of ``repeat`` runs (seconds), GC paused."""
+#: a run shorter than this gets more repeats, up to _MAX_REPEAT (~50 ms of runs in all)
+_SHORT_RUN = 0.002
+_MAX_REPEAT = 201
+
+
+def _median(fn: Callable[[], Any], repeat: int, *, warm: bool = True) -> float:
+    """Return the median wall time of at least ``repeat`` runs (seconds), GC paused.
+
+    One untimed warm-up run first (unless ``warm`` is False); it also sets how many runs
+    a short operation gets, so µs-scale medians are not at the mercy of a few runs.
+    """
     times = []
     enabled = gc.isenabled()
     gc.disable()
     try:
+        if warm:
+            t0 = time.perf_counter()
+            fn()
+            first = time.perf_counter() - t0
+            if first < _SHORT_RUN:
+                repeat = max(repeat, min(_MAX_REPEAT, int(0.05 / max(first, 1e-6))))
         for _ in range(repeat):
             t0 = time.perf_counter()
             fn()
