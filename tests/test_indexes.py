@@ -317,7 +317,8 @@ def test_merges_and_patches_agree_with_the_scan(ds: DataSource, limit: int, monk
 
     for M in (Plain, Fast):
         M.create(rows(600, 7))  # into an empty index: sorted once
-        M.create(rows(300, 5))  # into a populated one: merged (or patched in)
+        M.create(rows(120, 5))  # small next to it: patched in, or spliced by slices
+        M.create(rows(900, 3))  # as large as it: everything sorted again
     both("update_all", {"x": {"between": [3, 9]}}, {"x": 50.5})
     both("destroy_all", {"s": {"inq": ["s1", "s2"]}})
     for i in range(1, 40, 3):  # single writes: patched in on the next read
