@@ -40,7 +40,7 @@ def _sections() -> dict[str, Callable[[str], dict[str, list[dict[str, Any]]]]]:
         return {"cleanup": bench.bench_cleanup(scale, progress=_progress)}
 
     def connector(scale: str) -> dict[str, list[dict[str, Any]]]:
-        return {"connector": bench_connector.run_connector_bench(scale)}
+        return bench_connector.run_sections(scale)
 
     def store(scale: str) -> dict[str, list[dict[str, Any]]]:
         from .bench import store as bench_store

@@ -280,5 +280,16 @@ def test_connector_bench_shapes_at_quick_scale() -> None:
     # indexed equality with the same 100 matches is flat in the table size (10x rows)
     assert rows[-1]["flat_ratio"] < 3
     assert rows[-2]["memory_index_ms"] > rows[-2]["memory_ms"] > 0  # indexes cost bytes
+    bulk = by[(20_000, "bulk create")]
+    assert bulk["sqlite_index_ms"] > 0 and bulk["index_vs_sqlite_index"] > 0
+    assert by[(20_000, "equality, 1 %")]["issue_table_ms"] is None  # the issue's is at 100 000
+    # every target once, judged at the largest size up to 100 000, each PASS or FAIL
+    summary = connector.targets(rows)
+    assert len(summary) == 5 + 5 + 0 + 2 + 1  # no speed-up over the issue below 100 000
+    assert {t["rows"] for t in summary} == {20_000}
+    assert {t["result"] for t in summary} <= {"PASS", "FAIL"}
+    assert summary[0]["target"] == "equality, 1 %: index vs sqlite3+index"
+    assert summary[0]["measured"] == by[(20_000, "equality, 1 %")]["index_vs_sqlite_index"]
+    assert all("PASS" in r["targets"] or "FAIL" in r["targets"] for r in rows[:10])
     with pytest.raises(ValueError, match="unknown scale"):
         connector.run_connector_bench("huge")

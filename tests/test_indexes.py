@@ -24,6 +24,8 @@ from nbregistry import (
     ValidationError,
     fingerprint,
 )
+from nbregistry.data import indexes
+from nbregistry.data.indexes import PATCH_LIMIT
 
 UTC = dt.UTC
 
@@ -229,6 +231,8 @@ WHERES = [
     {"score": {"gt": 10.5}},
     {"score": {"lt": math.nan}},
     {"score": math.nan},
+    {"score": {"inq": [math.nan, 12.25]}},
+    {"score": {"nin": [math.nan]}},
     {"score": 12.25},
     {"city": "Oslo", "age": 4},
     {"city": "Oslo", "age": {"gt": 20}},
@@ -261,15 +265,84 @@ def test_indexed_results_equal_the_scan(ds: DataSource, where) -> None:
     same("find", where, limit=4, skip=2)
 
 
+def test_nan_equals_nothing_in_inq_as_in_eq(ds: DataSource) -> None:
+    # a set membership test would match the very same NaN object (math.nan) by identity
+    Plain, Fast = make_pair(ds, 40)
+    for M in (Plain, Fast):
+        assert M.count({"score": math.nan}) == M.count({"score": {"inq": [math.nan]}}) == 0
+        assert M.count({"score": {"nin": [math.nan]}}) == 40
+
+
 def test_order_walks_the_index_and_count_reads_bucket_sizes(ds: DataSource) -> None:
     _, Fast = make_pair(ds)
     conn = ds.connector
     t = conn._table(Fast)
-    _, values, n, exact = conn._plan(t, Fast, {"age": {"gt": 30}})
-    assert exact and n == Fast.count({"age": {"gt": 30}}) and values == list(range(31, 40))
+    _, probe, n, exact = conn._plan(t, Fast, {"age": {"gt": 30}})
+    assert exact and n == Fast.count({"age": {"gt": 30}}) == probe.n
+    # one slice of the index's sorted arrays: two bisects, no row visited
+    assert len(probe.spans) == 1 and not probe.extra
+    got = sorted(probe.row_keys())
+    assert got == [r.id for r in Fast.find({"age": {"gt": 30}})]
     assert conn._plan(t, Fast, {"age": {"gt": 30, "neq": 31}})[3] is False
     assert conn._plan(t, Fast, {"tag": {"like": "t%"}}) is None
     assert conn._plan(t, Fast, {"city": "Oslo", "age": 4})[0].name in ("age", "city_age")
+
+
+def test_indexes_of_one_batch_keep_their_own_lists(ds: DataSource) -> None:
+    spec = {"a": {"type": "integer", "index": True}, "b": {"type": "integer", "index": True}}
+    M = ds.define("M", spec)
+    M.create([{"a": i, "b": i} for i in range(10)])  # both already in id order
+    M.create(a=100, b=-1)  # patched into each index's own lists
+    assert [m.id for m in M.find({"b": {"lt": 0}})] == [11]
+    assert [m.id for m in M.find({"a": {"gte": 9}})] == [10, 11]
+    assert [m.id for m in M.find(order="a DESC", limit=2)] == [11, 10]
+    assert [m.id for m in M.find(order="b", limit=2)] == [11, 1]
+
+
+@pytest.mark.parametrize("limit", [0, 5, PATCH_LIMIT])
+def test_merges_and_patches_agree_with_the_scan(ds: DataSource, limit: int, monkeypatch) -> None:
+    monkeypatch.setattr(indexes, "PATCH_LIMIT", limit)
+    spec = {"x": "number", "s": "string"}
+    Plain = ds.define("Plain", spec)
+    Fast = ds.define("Fast", {k: {"type": t, "index": True} for k, t in spec.items()})
+
+    def both(method: str, *args, **kw) -> None:
+        assert getattr(Plain, method)(*args, **kw) == getattr(Fast, method)(*args, **kw)
+
+    def rows(n: int, seed: int) -> list[dict]:
+        return [
+            {"x": None if i % 13 == 0 else (i * seed) % 97 / 4, "s": f"s{(i * seed) % 11}"}
+            for i in range(n)
+        ]
+
+    for M in (Plain, Fast):
+        M.create(rows(600, 7))  # into an empty index: sorted once
+        M.create(rows(120, 5))  # small next to it: patched in, or spliced by slices
+        M.create(rows(900, 3))  # as large as it: everything sorted again
+    both("update_all", {"x": {"between": [3, 9]}}, {"x": 50.5})
+    both("destroy_all", {"s": {"inq": ["s1", "s2"]}})
+    for i in range(1, 40, 3):  # single writes: patched in on the next read
+        a, b = Plain.find_by_id(i), Fast.find_by_id(i)
+        if a is not None:
+            for inst in (a, b):
+                inst.x = float(i % 7)
+                inst.save()
+        Plain.create(x=i / 3, s="new")
+        Fast.create(x=i / 3, s="new")
+    for where in (
+        {"x": {"gt": 10}},
+        {"x": {"between": [1, 2.5]}},
+        {"x": 50.5},
+        {"x": None},
+        {"x": {"inq": [0.0, 1.0, None]}},
+        {"s": "new"},
+        {"s": {"gte": "s5"}},
+    ):
+        both("count", where)
+        assert [r.to_dict() for r in Plain.find(where)] == [r.to_dict() for r in Fast.find(where)]
+    for order in ("x", "x DESC", "s DESC"):
+        got = [r.id for r in Fast.find(order=order, limit=30)]
+        assert got == [r.id for r in Plain.find(order=order, limit=30)]
 
 
 # --- maintenance: redefinition, persistence, threads ---------------------------------------
@@ -422,7 +495,13 @@ class IndexedVsScan(RuleBasedStateMachine):
             return self.ds.define("Fast", spec, settings=settings_)
 
     def teardown(self) -> None:
+        indexes.PATCH_LIMIT = PATCH_LIMIT
         self.reg.clear()
+
+    @rule(limit=st.sampled_from([0, 1, 3, PATCH_LIMIT]))
+    def patch_limit(self, limit) -> None:
+        # 0: every change merged by one sort at once; 1, 3: mixes of patches and merges
+        indexes.PATCH_LIMIT = limit
 
     @rule(rows=st.lists(row_st, max_size=6))
     def create(self, rows) -> None:
@@ -485,10 +564,127 @@ class IndexedVsScan(RuleBasedStateMachine):
         )
 
 
+# the loaded profile (tests/conftest.py); the "ci" one with shorter runs, since every step
+# queries both models: HYPOTHESIS_PROFILE=long searches much longer
 IndexedVsScan.TestCase.settings = settings(
-    max_examples=60,
-    stateful_step_count=25,
+    settings.default,
+    **({} if settings.default.max_examples > 60 else {"stateful_step_count": 25}),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_indexed_vs_scan = IndexedVsScan.TestCase
+
+
+# --- the state machine for unique indexes: what the reference says must be refused ---------
+
+U_VALUES = st.one_of(st.none(), st.integers(0, 4))
+u_row_st = st.fixed_dictionaries({}, optional={"u": U_VALUES, "k": st.integers(0, 3)})
+u_where_st = st.one_of(
+    st.none(),
+    st.builds(lambda v: {"u": v}, U_VALUES),
+    st.builds(lambda vs: {"u": {"inq": vs}}, st.lists(U_VALUES, max_size=3)),
+    st.builds(lambda lo: {"u": {"gte": lo}}, st.integers(0, 4)),
+    st.builds(lambda k: {"k": k}, st.integers(0, 3)),
+    st.builds(
+        lambda k, lo: {"k": {"lte": k}, "u": {"gt": lo}}, st.integers(0, 3), st.integers(0, 4)
+    ),
+)
+
+
+class UniqueVsReference(RuleBasedStateMachine):
+    """A unique index refuses exactly the writes that would duplicate a present value.
+
+    The index-free model is the reference: a write is predicted to clash from its rows;
+    then the indexed model must raise ValidationError and write nothing, else both write.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reg = ModelRegistry()
+        self.ds = DataSource("memory", registry=self.reg)
+        self.Plain = self.ds.define("Plain", {"u": "integer", "k": "integer"})
+        self.Fast = self.ds.define(
+            "Fast",
+            {"u": {"type": "integer", "unique": True}, "k": {"type": "integer", "index": True}},
+        )
+
+    def teardown(self) -> None:
+        indexes.PATCH_LIMIT = PATCH_LIMIT
+        self.reg.clear()
+
+    def _held(self, exclude: set[int] = frozenset()) -> list:
+        return [r.u for r in self.Plain.find() if r.u is not None and r.id not in exclude]
+
+    @rule(limit=st.sampled_from([0, 1, PATCH_LIMIT]))
+    def patch_limit(self, limit) -> None:
+        indexes.PATCH_LIMIT = limit
+
+    @rule(rows=st.lists(u_row_st, max_size=5))
+    def create(self, rows) -> None:
+        new = [r["u"] for r in rows if r.get("u") is not None]
+        clash = len(set(new)) < len(new) or bool(set(new) & set(self._held()))
+        if clash:
+            with pytest.raises(ValidationError, match="for unique index"):
+                self.Fast.create(rows)
+        else:
+            self.Plain.create(rows)
+            self.Fast.create(rows)
+
+    @rule(where=u_where_st, data=u_row_st)
+    def update_all(self, where, data) -> None:
+        matched = {r.id for r in self.Plain.find(where)}
+        u = data.get("u")
+        clash = (
+            bool(matched)
+            and u is not None
+            and (len(matched) > 1 or u in self._held(exclude=matched))
+        )
+        if clash:
+            with pytest.raises(ValidationError, match="for unique index"):
+                self.Fast.update_all(where, data)
+        else:
+            assert self.Plain.update_all(where, data) == self.Fast.update_all(where, data)
+
+    @rule(rid=st.integers(1, 30), u=U_VALUES)
+    def save(self, rid, u) -> None:
+        a, b = self.Plain.find_by_id(rid), self.Fast.find_by_id(rid)
+        assert (a is None) == (b is None)
+        if a is None:
+            return
+        b.u = u
+        if u is not None and u in self._held(exclude={rid}):
+            with pytest.raises(ValidationError, match="for unique index"):
+                b.save()
+        else:
+            a.u = u
+            a.save()
+            b.save()
+
+    @rule(rid=st.integers(1, 30))
+    def delete(self, rid) -> None:
+        a, b = self.Plain.find_by_id(rid), self.Fast.find_by_id(rid)
+        if a is not None:
+            assert a.delete() and b.delete()
+
+    @rule(where=u_where_st)
+    def destroy_all(self, where) -> None:
+        assert self.Plain.destroy_all(where) == self.Fast.destroy_all(where)
+
+    @rule(where=u_where_st, order=st.sampled_from([None, "u", "u DESC", "k DESC"]))
+    def query(self, where, order) -> None:
+        a = [r.to_dict() for r in self.Plain.find(where, order=order)]
+        assert a == [r.to_dict() for r in self.Fast.find(where, order=order)]
+        assert self.Plain.count(where) == self.Fast.count(where)
+
+    @invariant()
+    def same_rows(self) -> None:
+        assert [r.to_dict() for r in self.Plain.find()] == [r.to_dict() for r in self.Fast.find()]
+
+
+UniqueVsReference.TestCase.settings = settings(
+    settings.default,
+    **({} if settings.default.max_examples > 60 else {"stateful_step_count": 25}),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_unique_vs_reference = UniqueVsReference.TestCase

@@ -267,8 +267,13 @@ _lte = _safe(lambda a, b: a <= b)
 
 
 def _hashable(values: list[Any]) -> frozenset[Any] | None:
+    """Return the values as a set for ``in`` tests (None if one is unhashable).
+
+    NaN is left out: it equals nothing, while a set would match the very same NaN object
+    by identity (``math.nan in {math.nan}``), unlike ``eq`` and the indexes.
+    """
     try:
-        return frozenset(values)
+        return frozenset(v for v in values if v == v)
     except TypeError:
         return None
 

@@ -59,7 +59,7 @@ from .filters import (
     top_rows,
     top_rows_fast,
 )
-from .indexes import Index, IndexSet
+from .indexes import Index, IndexSet, Probe, id_key, sort_keys
 from .persistence import (
     FILE_FORMAT,
     FILE_VERSION,
@@ -76,6 +76,8 @@ if TYPE_CHECKING:
 __all__ = ["FILE_FORMAT", "FILE_VERSION", "MemoryConnector"]
 
 Row = dict[str, Any]
+#: an index plan: (index, probe, rows it holds, exact)
+Plan = tuple[Index, Probe, int, bool]
 
 _IMMUTABLE = frozenset({str, int, float, bool, type(None), _dt.datetime, _dt.date, bytes})
 _MISSING: Any = object()
@@ -101,20 +103,20 @@ def _plain(v: Any) -> Any:
     return copy.deepcopy(v)
 
 
-def _id_key(v: Any) -> tuple[int, Any]:
-    """Return the sort key of an id: numbers, then strings, then anything else by repr."""
-    t = type(v)
-    if t is int or t is float or t is bool:
-        return (0, v)
-    if t is str:
-        return (1, v)
-    return (2, f"{t.__name__}:{v!r}")
-
-
 def _note_new_keys(t: _Table, keys: Iterable[Any]) -> None:
     """Record keys about to be added to ``t.rows``; clear ``id_sorted`` if one is out of order."""
     last = t.last_key
     in_order = t.id_sorted
+    # a batch of int ids in increasing order (the common bulk case): C-level checks
+    if (
+        isinstance(keys, list)
+        and len(keys) > 1
+        and set(map(type, keys)) == {int}
+        and (last is _MISSING or (type(last) is int and keys[0] > last))
+        and all(map(operator.lt, keys, islice(keys, 1, None)))
+    ):
+        t.last_key = keys[-1]
+        return
     for key in keys:
         if last is _MISSING:
             last = key
@@ -123,7 +125,7 @@ def _note_new_keys(t: _Table, keys: Iterable[Any]) -> None:
                 last = key
             else:
                 in_order = False
-        elif _id_key(key) > _id_key(last):
+        elif id_key(key) > id_key(last):
             last = key
         else:
             in_order = False
@@ -135,7 +137,7 @@ def _sort_by_id(t: _Table) -> None:
     """Re-order ``t.rows`` (in place) by id after an out-of-order insert (lock held)."""
     if t.id_sorted:
         return
-    items = sorted(t.rows.items(), key=lambda kv: _id_key(kv[0]))
+    items = sorted(t.rows.items(), key=lambda kv: id_key(kv[0]))
     t.rows.clear()
     t.rows.update(items)
     t.last_key = items[-1][0] if items else _MISSING
@@ -502,7 +504,9 @@ class MemoryConnector(Connector):
                     ],
                 )
             indexes.apply(rows, puts, deletes)
-        _note_new_keys(t, [key for key in puts if key not in rows])
+        _note_new_keys(
+            t, list(puts) if rows.keys().isdisjoint(puts) else [k for k in puts if k not in rows]
+        )
         if self._path is None:
             rows.update(puts)
             for key in deletes:
@@ -850,45 +854,71 @@ class MemoryConnector(Connector):
             return list(t.rows.items())
         return scan.select(t.rows)
 
-    def _plan(
-        self, t: _Table, cls: type[Model], where: Any
-    ) -> tuple[Index, list[Any], int, bool] | None:
-        """Pick the index answering ``where`` best: ``(index, values, rows, exact)`` or None.
+    def _plan(self, t: _Table, cls: type[Model], where: Any) -> Plan | None:
+        """Pick the index answering ``where`` best: ``(index, probe, rows, exact)`` or None.
 
-        ``values`` are the index values to read, ``rows`` how many rows they hold (no row
+        ``probe`` holds the index entries to read, ``rows`` how many rows they are (no row
         visited) and ``exact`` says those rows are exactly the matches (no predicate check).
-        None means no index applies: scan.
+        None means no index applies: scan. Lock held.
         """
         indexes = t.indexes
         if not indexes or not isinstance(where, Mapping) or not where:
             return None
         single = indexes.single
         plan = plan_where(cls, where, single if not indexes.compound else _all_props(indexes))
-        best: tuple[Index, list[Any], int, bool] | None = None
+        best: Plan | None = None
         for prop, acc in plan.items():
             idx = single.get(prop)
             if idx is None:
                 continue
             if acc.eq is not None:
-                values = list(dict.fromkeys(acc.eq))
+                probe = idx.eq_probe(acc.eq)
             else:
-                values = idx.range_values(acc.lo, acc.lo_incl, acc.hi, acc.hi_incl)
-            n = idx.count_values(values)
+                probe = idx.range_probe(acc.lo, acc.lo_incl, acc.hi, acc.hi_incl)
+            if probe is None:
+                continue  # values that do not compare with the stored ones: scan
             exact = len(where) == 1 and acc.exact and not (acc.eq is not None and acc.ranged)
-            if best is None or n < best[2]:
-                best = (idx, values, n, exact)
+            if best is None or probe.n < best[2]:
+                best = (idx, probe, probe.n, exact)
         for idx in indexes.compound:
             accs = [plan.get(p) for p in idx.props]
             if all(a is not None and a.eq is not None and len(a.eq) == 1 for a in accs):
-                value = tuple(a.eq[0] for a in accs)  # type: ignore[union-attr]
-                n = idx.count_values([value])
+                probe = idx.eq_probe([tuple(a.eq[0] for a in accs)])  # type: ignore[union-attr]
+                if probe is None:
+                    continue
                 exact = len(where) == len(idx.props) and all(
                     a.exact and not a.ranged
                     for a in accs  # type: ignore[union-attr]
                 )
-                if best is None or n < best[2]:
-                    best = (idx, [value], n, exact)
+                if best is None or probe.n < best[2]:
+                    best = (idx, probe, probe.n, exact)
         return best
+
+    def _hits(
+        self, t: _Table, plan: Plan, scan: Scan, start: int = 0, stop: int | None = None
+    ) -> tuple[list[Any], list[Row]]:
+        """Return the keys and rows an index plan matches, in id order, ``[start:stop]``.
+
+        Only the rows returned are looked up when the plan is exact. Lock held.
+        """
+        _, probe, _, exact = plan
+        rows = t.rows
+        keys = sort_keys(probe.row_keys())
+        if exact:
+            if start or stop is not None:
+                keys = keys[start:stop]
+            return keys, list(map(rows.__getitem__, keys))
+        pred = scan.pred
+        out_keys: list[Any] = []
+        out_rows: list[Row] = []
+        for k in keys:
+            r = rows[k]
+            if pred(r):
+                out_keys.append(k)
+                out_rows.append(r)
+        if start or stop is not None:
+            return out_keys[start:stop], out_rows[start:stop]
+        return out_keys, out_rows
 
     def _matching(
         self, t: _Table, cls: type[Model], where: Any, scan: Scan
@@ -899,33 +929,18 @@ class MemoryConnector(Connector):
         if where is None:
             return list(t.rows.items())
         plan = self._plan(t, cls, where)
-        rows = t.rows
         if plan is None:
-            return scan.select(rows)
-        idx, values, _, exact = plan
-        keys = _sort_keys(idx.keys_of(values))
-        if exact:
-            return [(k, rows[k]) for k in keys]
-        pred = scan.pred
-        return [(k, r) for k in keys if pred(r := rows[k])]
+            return scan.select(t.rows)
+        return list(zip(*self._hits(t, plan, scan), strict=True))
 
     def _walk_index(
         self, t: _Table, idx: Index, desc: bool, where: Any, scan: Scan, need: int | None
     ) -> list[tuple[Any, Row]]:
         """Return matches in index order (missing values last, ties by id), ``need`` at most."""
         rows = t.rows
-        buckets = idx.buckets
         pred = scan.pred
         out: list[tuple[Any, Row]] = []
-        values = idx.ordered()
-        seq = reversed(values) if desc else iter(values)
-        for v in _then_none(seq):
-            b = buckets.get(v)
-            if not b:
-                continue
-            keys = list(b)
-            if len(keys) > 1:
-                _sort_keys(keys)
+        for keys in idx.groups(desc):
             for k in keys:
                 r = rows[k]
                 if where is None or pred(r):
@@ -960,7 +975,8 @@ class MemoryConnector(Connector):
             if lim == 0:
                 return t, [], []
             is_id = id_lookup(where, t.id_name)[0]
-            scanned = where is None or (not is_id and self._plan(t, cls, where) is None)
+            plan = None if where is None or is_id else self._plan(t, cls, where)
+            scanned = where is None or (not is_id and plan is None)
             if keys_order:
                 if len(keys_order) == 1:
                     idx = t.indexes.single.get(keys_order[0][2])
@@ -975,10 +991,12 @@ class MemoryConnector(Connector):
                     matched = [r for _, r in pairs]
                 elif where is None:
                     matched = list(t.rows.values())
+                elif plan is not None:
+                    matched = self._hits(t, plan, scan)[1]
                 elif scanned:
                     matched = scan.select_rows(t.rows.values())
                 else:
-                    matched = [r for _, r in self._matching(t, cls, where, scan)]
+                    matched = [r for _, r in self._select(t, where, scan)]
                 rows = self._ordered(t, matched, keys_order, stop)[off:stop]
                 if id_name is None:
                     return t, [by_id[id(r)] for r in rows], rows
@@ -986,10 +1004,20 @@ class MemoryConnector(Connector):
                 return t, [r[id_name] for r in rows], rows
             if where is None:
                 pairs = list(islice(t.rows.items(), off, stop))
+            elif plan is not None:
+                keys, rows = self._hits(t, plan, scan, off, stop)
+                return t, keys, rows
             elif scanned:
+                if stop is None and t.id_name is not None:
+                    # the whole table: the rows alone (their keys are their ids) are cheaper
+                    rows = scan.select_rows(t.rows.values())
+                    if off:
+                        rows = rows[off:]
+                    id_name = t.id_name
+                    return t, [r[id_name] for r in rows], rows
                 pairs = scan.first(t.rows, off, stop)
             else:
-                pairs = self._matching(t, cls, where, scan)[off:stop]
+                pairs = self._select(t, where, scan)[off:stop]
             return t, [k for k, _ in pairs], [r for _, r in pairs]
 
     def _ordered(
@@ -1061,12 +1089,12 @@ class MemoryConnector(Connector):
                 return len(self._select(t, where, scan))
             plan = self._plan(t, cls, where)
             if plan is not None:
-                idx, values, n, exact = plan
+                _, probe, n, exact = plan
                 if exact:
-                    return n  # the index's bucket sizes: no row visited
+                    return n  # told by the index: no row visited
                 rows = t.rows
                 pred = scan.pred
-                return sum(1 for k in idx.keys_of(values) if pred(rows[k]))
+                return sum(1 for k in probe.row_keys() if pred(rows[k]))
             return scan.count(t.rows)
 
     def to_frame(
@@ -1251,27 +1279,12 @@ def _describe_violations(t: _Table, bad: list[tuple[Any, Index, Any, Any]]) -> s
     return shown + (f" (and {len(msgs) - 5} more)" if len(msgs) > 5 else "")
 
 
-def _sort_keys(keys: list[Any]) -> list[Any]:
-    """Sort row keys into id order (in place; return them)."""
-    try:
-        keys.sort()  # ids of one type: the common case
-    except TypeError:
-        keys.sort(key=_id_key)
-    return keys
-
-
 def _all_props(indexes: IndexSet) -> dict[str, None]:
     """Return every property some index covers (single or compound)."""
     out: dict[str, None] = dict.fromkeys(indexes.single)
     for idx in indexes.compound:
         out.update(dict.fromkeys(idx.props))
     return out
-
-
-def _then_none(seq: Iterable[Any]) -> Iterable[Any]:
-    """Yield ``seq`` then None (the missing values come last)."""
-    yield from seq
-    yield None
 
 
 def _file_setting(settings: Mapping[str, Any]) -> str | None:
