@@ -445,3 +445,71 @@ def test_discover_tables_made_by_someone_else(sql_backend: Any) -> None:
     ]
     assert Items.create(customer_id=2, total=1).id == 4  # the sequence follows the rows
     assert models["Customers"].count({"email": None}) == 1
+
+
+def test_discovered_view_and_table_without_primary_key_are_read_only(sql_backend: Any) -> None:
+    """LoopBack's discovery still makes a model of a table without a primary key (issue 11).
+
+    Decision: such a table, and every view, becomes a ``read_only`` model: reads work
+    (ordered by every column when no ``order`` is given), writes raise SchemaError naming
+    the model, and nbregistry never creates, migrates or alters its table.
+    """
+    pg = sql_backend.name == "postgresql"
+    sch = '"{schema}".' if pg else ""
+    stmts = ['CREATE SCHEMA "{schema}" AUTHORIZATION nbr_user'] if pg else []
+    stmts += [
+        f"CREATE TABLE {sch}audit_log (at TEXT NOT NULL, msg TEXT, level INTEGER DEFAULT 1)",
+        f"INSERT INTO {sch}audit_log VALUES ('b', 'two', 2), ('a', NULL, 1), ('a', 'one', 1)",
+        f"CREATE VIEW {sch}loud AS SELECT msg, level AS id FROM {sch}audit_log WHERE level > 1",
+    ]
+    if pg:
+        stmts += [f"ALTER TABLE {sch}{t} OWNER TO nbr_user" for t in ("audit_log", "loud")]
+    _raw(sql_backend, *stmts)
+    ds = sql_backend.ds()
+    assert ds.discover_schema("audit_log") == {
+        "at": {"type": "string", "required": True},
+        "msg": {"type": "string"},
+        "level": {"type": "integer"},
+    }
+    models = ds.discover_and_define()  # no SchemaError for the key-less table
+    Log, Loud = models["AuditLog"], models["Loud"]
+    assert Log.definition.settings["read_only"] is True
+    assert Loud.definition.settings["read_only"] is True
+    assert Log.definition.id_property is None
+    # reads: every column breaks ties, missing values last
+    assert [(r.at, r.msg) for r in Log.find()] == [("a", "one"), ("a", None), ("b", "two")]
+    assert [r.msg for r in Log.find(order="level DESC")] == ["two", "one", None]
+    assert Log.count({"level": 1}) == 2 and Loud.count() == 1
+    assert Loud.find_one().to_dict() == {"msg": "two", "id": 2}
+    df = Log.to_frame(order="at")
+    assert list(df.index) == [0, 1, 2] and list(df.columns) == ["at", "msg", "level"]
+    assert str(df["level"].dtype) == "Int64"
+    # writes: a clear error naming the model and the fix; nothing changes
+    for write in (
+        lambda: Log.create(at="c"),
+        lambda: Log.create([{"at": "c"}]),
+        lambda: Log.update_all({"level": 1}, {"msg": "x"}),
+        lambda: Log.destroy_all(),
+        lambda: Loud.destroy_all({"id": 2}),
+        lambda: Log.find_one().save(),
+        lambda: Log.find_one().delete(),
+    ):
+        with pytest.raises(SchemaError, match=r"model '(AuditLog|Loud)' is read-only") as info:
+            write()
+        assert "primary key" in str(info.value)
+    assert Log.count() == 3 and [r.msg for r in Log.find(order="at DESC")][0] == "two"
+    # migration leaves them alone; naming one is an error
+    ds.autoupdate()
+    ds.automigrate()
+    assert Log.count() == 3 and ds.is_actual()
+    with pytest.raises(SchemaError, match="does not touch read-only models.*'AuditLog'"):
+        ds.automigrate(["AuditLog"])
+    with pytest.raises(SchemaError, match="does not touch read-only models.*'Loud'"):
+        ds.autoupdate("Loud")
+    assert sorted(d["name"] for d in ds.discover_model_definitions()) == ["audit_log", "loud"]
+    # a read-only model is never created: a missing table is a SchemaError at first read
+    Gone = ds.define("Gone", {"x": "string"}, {"read_only": True, "strict": True})
+    with pytest.raises(SchemaError, match="read-only, and its table or view '(t_[0-9a-f]+[.])?Gone' does not exist"):
+        Gone.find()
+    assert "Gone" not in [d["name"] for d in ds.discover_model_definitions()]
+    assert ds.is_actual() is False

@@ -251,7 +251,8 @@ class SQLConnector(Connector):
             columns[pname] = col
             kinds[pname] = kind
             cols.append(col)
-        if key is None:
+        read_only = bool(definition.settings.get("read_only", False))
+        if key is None and not read_only:
             key = self._key_column("_nbr_rowid")
             cols.insert(0, key)
         extra = None
@@ -277,7 +278,9 @@ class SQLConnector(Connector):
                 unique=idx.unique,
             )
         decoders = {n: decoder(definition.properties[n], k, self.pg) for n, k in kinds.items()}
-        return TableInfo(cls, table, columns, kinds, id_name, key, extra, decoders)
+        return TableInfo(
+            cls, table, columns, kinds, id_name, key, extra, decoders, read_only=read_only
+        )
 
     def _info(self, cls: type[Model], *, check: bool = True) -> TableInfo:
         """Return the table of ``cls``, created if missing; ModelNotFoundError, SchemaError."""
@@ -326,10 +329,13 @@ class SQLConnector(Connector):
 
     def _ensure(self, conn: Connection, info: TableInfo) -> None:
         table = info.table
+        if info.read_only:
+            self._check_read_only(conn, info)
+            return
         self._create(conn, table)
         present = self._present_columns(conn, table) or []
         missing = [c.name for c in table.columns if c.name not in present]
-        if info.key.name in present:
+        if info.key is not None and info.key.name in present:
             self._sync_sequence(conn, info)
         if missing:
             raise SchemaError(
@@ -339,13 +345,50 @@ class SQLConnector(Connector):
                 "the rows), or set settings={'table': ...} to use another table"
             )
 
+    def _check_read_only(self, conn: Connection, info: TableInfo) -> None:
+        """Check that a read-only model's table or view exists with its columns; SchemaError.
+
+        Nothing is created: the table belongs to someone else.
+        """
+        table = info.table
+        insp = sa.inspect(conn)
+        names = set(insp.get_table_names(schema=table.schema))
+        names |= set(insp.get_view_names(schema=table.schema))
+        if table.name not in names:
+            raise SchemaError(
+                f"model {info.cls.model_name!r} is read-only, and its table or view "
+                f"{self._table_label(table)} does not exist in {self._where}; nbregistry "
+                "never creates the tables of read-only models: create it, or define the "
+                "model without settings read_only"
+            )
+        present = {c["name"] for c in insp.get_columns(table.name, schema=table.schema)}
+        missing = [c.name for c in table.columns if c.name not in present]
+        if missing:
+            raise SchemaError(
+                f"table or view {self._table_label(table)} of read-only model "
+                f"{info.cls.model_name!r} lacks column(s) {', '.join(map(repr, missing))}; "
+                "discover it again (ds.discover_and_define) to follow its columns"
+            )
+
+    def _refuse_read_only(self, infos: Sequence[TableInfo], what: str) -> None:
+        """Raise SchemaError naming the read-only models among ``infos`` (nothing done)."""
+        names = [i.cls.model_name for i in infos if i.read_only]
+        if names:
+            raise SchemaError(
+                f"{what} does not touch read-only models (views and tables without a "
+                f"primary key belong to someone else): {', '.join(map(repr, names))}; "
+                "leave them out of models=, or define them without settings read_only"
+            )
+
     def _sync_sequence(self, conn: Connection, info: TableInfo) -> None:
         """Advance a PostgreSQL id sequence past the ids already in the table.
 
         A table filled by someone else may hold ids its sequence never gave out; without
         this the next generated id could collide (SQLite's AUTOINCREMENT needs nothing).
         """
-        if not self.pg or info.kinds.get(info.key.name, "integer") != "integer":
+        if info.key is None or not self.pg:
+            return
+        if info.kinds.get(info.key.name, "integer") != "integer":
             return
         highest = conn.execute(sa.select(sa.func.max(info.key))).scalar()
         if isinstance(highest, int):
@@ -357,6 +400,7 @@ class SQLConnector(Connector):
     def automigrate(self, models: Sequence[type[Model]]) -> None:
         """Drop and recreate the tables of ``models`` (rows lost); DataSourceConnectionError."""
         infos = [self._info(cls, check=False) for cls in models]
+        self._refuse_read_only(infos, "automigrate()")
         with self._tx() as conn:
             for info in infos:
                 conn.execute(sa.schema.DropTable(info.table, if_exists=True))
@@ -367,6 +411,7 @@ class SQLConnector(Connector):
     def autoupdate(self, models: Sequence[type[Model]]) -> None:
         """Create missing tables and add missing columns (never drops data)."""
         infos = [self._info(cls, check=False) for cls in models]
+        self._refuse_read_only(infos, "autoupdate()")
         with self._tx() as conn:
             for info in infos:
                 self._create(conn, info.table)
@@ -391,6 +436,12 @@ class SQLConnector(Connector):
         infos = [self._info(cls, check=False) for cls in models]
         with self._tx() as conn:
             for info in infos:
+                if info.read_only:
+                    try:
+                        self._check_read_only(conn, info)
+                    except SchemaError:
+                        return False
+                    continue
                 present = self._present_columns(conn, info.table)
                 if present is None or any(c.name not in present for c in info.table.columns):
                     return False
@@ -586,7 +637,7 @@ class SQLConnector(Connector):
         lim = parse_limit(limit, "limit")
         off = parse_skip(skip, offset)
         names, need_extra = self._columns_for(info, include, exclude)
-        cols: list[Any] = [info.key] + [info.columns[n] for n in names]
+        cols: list[Any] = [_lead(info)] + [info.columns[n] for n in names]
         if need_extra:
             cols.append(info.extra)
         stmt = sa.select(*cols).where(pred).order_by(*order_by)
@@ -675,11 +726,13 @@ class SQLConnector(Connector):
         if not ok:
             return None
         names, need_extra = self._columns_for(info, None, frozenset())
-        cols: list[Any] = [info.key] + [info.columns[n] for n in names]
+        key = info.key
+        assert key is not None  # a model with an id has a key column
+        cols: list[Any] = [key] + [info.columns[n] for n in names]
         if need_extra:
             cols.append(info.extra)
         with self._tx() as conn:
-            rows = conn.execute(sa.select(*cols).where(info.key == value)).all()
+            rows = conn.execute(sa.select(*cols).where(key == value)).all()
         if not rows:
             return None
         d = self._decode_rows(info, rows, names, need_extra, None, frozenset())[0]
@@ -706,15 +759,79 @@ class SQLConnector(Connector):
         *,
         offset: Any = None,
     ) -> pd.DataFrame:
-        """Return the matching rows as a DataFrame (ids as index, typed columns)."""
-        from ..memory import rows_frame
+        """Return the matching rows as a DataFrame (ids as index, typed columns).
+
+        One compiled SELECT; the fetched tuples are turned into columns and each column
+        converted in one pass by :func:`nbregistry.render.frames.columns_frame` (SQLite's
+        ISO date text parsed by pandas, vectorized), with the memory connector's dtypes:
+        integer → Int64, number → float64, boolean → bool (boolean with NULLs), date →
+        datetime64[ns, UTC], string → str, others → object (plain dicts and lists).
+        A read-only model without a key gets a RangeIndex. FilterError, SchemaError.
+        """
+        from ...render.frames import columns_frame
 
         include, exclude = parse_fields(cls, fields)
-        info, keys, rows = self._fetch(cls, where, order, limit, skip, fields, offset)
+        info = self._info(cls)
+        stmt, names, need_extra = self._select(
+            info, where, order, limit, skip, offset, include, exclude
+        )
+        with self._tx() as conn:
+            rows = conn.execute(stmt).all()
+        n = len(rows)
+        width = 1 + len(names) + need_extra
+        raw: list[Any] = [list(c) for c in zip(*rows, strict=True)] if n else [[]] * width
+        keys: Any = list(raw[0]) if info.key is not None else range(n)
         props = cls.definition.properties
-        extras = {k: None for r in rows for k in r if k not in props}
-        shim = _FrameTable(cls, info.id_name, extras)
-        return rows_frame(shim, keys, rows, include, exclude)  # type: ignore[arg-type]
+        id_name = info.id_name
+        declared = {name: raw[i] for i, name in enumerate(names, 1)}
+        extras: list[Any] = list(raw[-1]) if need_extra else []
+        if include is not None:
+            order_names = [c for c in include if c != id_name]
+        else:
+            order_names = [c for c in names if c != id_name]
+            seen: dict[str, None] = {}
+            for extra in extras:
+                if extra:
+                    for k in extra:
+                        if k not in exclude and k not in props:
+                            seen[k] = None
+            order_names.extend(seen)
+        columns: dict[str, tuple[str, Any]] = {}
+        for name in order_names:
+            col = declared.get(name)
+            if col is None:  # an extra property, from the _extra JSON column
+                values = [None if not e else e.get(name) for e in extras] if extras else [None] * n
+                columns[name] = ("object", [_plain(v) for v in values])
+                continue
+            columns[name] = self._frame_column(info, props[name], name, col)
+        return columns_frame(
+            columns,
+            keys,
+            index_name=id_name,
+            empty_index_dtype="int64" if _int_ids(cls, id_name) else "object",
+        )
+
+    def _frame_column(
+        self, info: TableInfo, prop: Any, name: str, col: Sequence[Any]
+    ) -> tuple[str, Any]:
+        """Return ``(render dtype, values)`` of one fetched column (as memory types it)."""
+        kind = info.kinds[name]
+        if kind == "integer":
+            return "Int64", col
+        if kind == "number":
+            return "float64", col
+        if kind == "boolean":
+            return ("boolean" if None in col else "bool"), col
+        if kind == "date":
+            return ("datetime" if self.pg else "datetime_iso"), col
+        if kind == "string":
+            return "str", col
+        dec = info.decoders.get(name)
+        if kind == "buffer":
+            return "object", [v if v is None or type(v) is bytes else bytes(v) for v in col]
+        if dec is None:
+            return "object", col
+        return "object", [None if v is None else _plain(dec(v)) for v in col]
 
     # --- writing --------------------------------------------------------------------------
 
@@ -1037,8 +1154,54 @@ class SQLConnector(Connector):
 
     # --- display ----------------------------------------------------------------------------
 
+    def record_counts(self, models: Sequence[type[Model]]) -> dict[str, int]:
+        """Return ``{model name: rows}``: one SELECT of one COUNT(*) per existing table.
+
+        Never creates a table or schema (a missing table counts 0) and reads no row.
+        Raises DataSourceConnectionError (the message names the server, never a secret),
+        ModelNotFoundError for a class no longer registered.
+        """
+        infos = [self._info(cls, check=False) for cls in models]
+        out: dict[str, int] = {}
+        if not infos:
+            return out
+        with self._tx() as conn:
+            present: dict[str | None, set[str]] = {}
+            counted: list[TableInfo] = []
+            for info in infos:
+                if not info.ensured:
+                    sch = info.table.schema
+                    if sch not in present:
+                        insp = sa.inspect(conn)
+                        names = set(insp.get_table_names(schema=sch))
+                        present[sch] = names | set(insp.get_view_names(schema=sch))
+                    if info.table.name not in present[sch]:
+                        out[info.cls.model_name] = 0
+                        continue
+                counted.append(info)
+            if counted:
+                stmt = sa.select(
+                    *[
+                        sa.select(sa.func.count()).select_from(i.table).scalar_subquery()
+                        for i in counted
+                    ]
+                )
+                row = conn.execute(stmt).one()
+                for info, n in zip(counted, row, strict=True):
+                    out[info.cls.model_name] = int(n)
+        return out
+
+    def redact(self, text: str) -> str:
+        """Return ``text`` with every spelling of the password (plain, URL-encoded) as ``***``."""
+        return engines.scrub(text, self._secret_values())
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self._where}>"
+
+
+def _lead(info: TableInfo) -> Any:
+    """Return the first selected column: the key (NULL for a read-only model without one)."""
+    return info.key if info.key is not None else sa.null()
 
 
 def _discovered_type(t: Any) -> str:
@@ -1076,16 +1239,11 @@ def _index_name(table: str, index: str) -> str:
     return f"ix_{digest}_" + index.encode("utf-8")[:40].decode("utf-8", "ignore")
 
 
-class _FrameTable:
-    """What memory.rows_frame reads of a table: class, id name, extras, flatness."""
-
-    __slots__ = ("cls", "extras", "flat", "id_name")
-
-    def __init__(self, cls: Any, id_name: str | None, extras: dict[str, None]) -> None:
-        self.cls = cls
-        self.id_name = id_name
-        self.extras = extras
-        self.flat = False
+def _int_ids(cls: Any, id_name: str | None) -> bool:
+    """Return True when the frame's index holds integers (generated ids, row keys)."""
+    if id_name is None:
+        return True
+    return cls.definition.properties[id_name].type in _GENERATED
 
 
 def _plain(v: Any) -> Any:
@@ -1147,6 +1305,13 @@ def _fn_json_contains(jtype: Any, jtext: Any, literal: str) -> int:
     return 1 if any(_same(x, want) for x in json.loads(jtext)) else 0
 
 
+def _fn_json_any_regexp(pattern: str, flags: int, jtype: Any, jtext: Any) -> int:
+    if jtype != "array":
+        return 0
+    rx = _cached((pattern, flags, "re"), lambda: re.compile(pattern, flags))
+    return 1 if any(isinstance(x, str) and rx.search(x) for x in json.loads(jtext)) else 0
+
+
 def _fn_json_merge(base: Any, patch: str) -> str:
     d = json.loads(base) if base else {}
     if not isinstance(d, dict):
@@ -1163,6 +1328,7 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
         ("nbr_ilike", 2, _fn_ilike),
         ("nbr_json_eq", 3, _fn_json_eq),
         ("nbr_json_contains", 3, _fn_json_contains),
+        ("nbr_json_any_regexp", 4, _fn_json_any_regexp),
         ("nbr_json_merge", 2, _fn_json_merge),
     ):
         dbapi_conn.create_function(name, n, fn, deterministic=True)
@@ -1198,6 +1364,10 @@ class SQLiteConnector(SQLConnector):
         # A private in-memory database per DataSource; files are shared per path.
         self._key = f"sqlite-memory:{id(self)}" if self.memory else f"sqlite:{self.file}"
         self._where = f"SQLite database {self.file!r}"
+
+    def describe(self) -> dict[str, str]:
+        """Return ``{"connector": "sqlite", "database": the file (or ":memory:")}``."""
+        return {"connector": self.name, "database": self.file}
 
     def _make_engine(self) -> Engine:
         if self.memory:
@@ -1337,6 +1507,19 @@ class PostgreSQLConnector(SQLConnector):
     def schema(self) -> str:
         """Return the schema this DataSource's tables live in by default."""
         return self._schema_for({}) or "public"
+
+    def describe(self) -> dict[str, str]:
+        """Return connector, host (``host:port``), database, schema and user; no password."""
+        url = self._url
+        out = {
+            "connector": self.name,
+            "host": f"{url.host or 'localhost'}:{url.port or 5432}",
+            "database": str(url.database or ""),
+            "schema": self.schema,
+        }
+        if url.username:
+            out["user"] = str(url.username)
+        return out
 
     def _make_engine(self) -> Engine:
         return sa.create_engine(
