@@ -497,19 +497,21 @@ def test_discovered_view_and_table_without_primary_key_are_read_only(sql_backend
         with pytest.raises(SchemaError, match=r"model '(AuditLog|Loud)' is read-only") as info:
             write()
         assert "primary key" in str(info.value)
-    assert Log.count() == 3 and [r.msg for r in Log.find(order="at DESC")][0] == "two"
+    assert Log.count() == 3 and Log.find(order="at DESC")[0].msg == "two"
     # migration leaves them alone; naming one is an error
     ds.autoupdate()
     ds.automigrate()
     assert Log.count() == 3 and ds.is_actual()
-    with pytest.raises(SchemaError, match="does not touch read-only models.*'AuditLog'"):
+    with pytest.raises(SchemaError, match=r"does not touch read-only models.*'AuditLog'"):
         ds.automigrate(["AuditLog"])
-    with pytest.raises(SchemaError, match="does not touch read-only models.*'Loud'"):
+    with pytest.raises(SchemaError, match=r"does not touch read-only models.*'Loud'"):
         ds.autoupdate("Loud")
     assert sorted(d["name"] for d in ds.discover_model_definitions()) == ["audit_log", "loud"]
     # a read-only model is never created: a missing table is a SchemaError at first read
     Gone = ds.define("Gone", {"x": "string"}, {"read_only": True, "strict": True})
-    with pytest.raises(SchemaError, match="read-only, and its table or view '(t_[0-9a-f]+[.])?Gone' does not exist"):
+    with pytest.raises(
+        SchemaError, match=r"read-only, and its table or view '(t_[0-9a-f]+[.])?Gone' does not"
+    ):
         Gone.find()
     assert "Gone" not in [d["name"] for d in ds.discover_model_definitions()]
     assert ds.is_actual() is False
