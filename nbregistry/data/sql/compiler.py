@@ -75,6 +75,14 @@ class TableInfo:
     ensured: bool = False
     # settings read_only=True: never created, migrated or written (someone else's table).
     read_only: bool = False
+    # SQLite: the key column is the table's rowid (INTEGER PRIMARY KEY of a rowid table),
+    # so a batch inserted in one write transaction gets consecutive keys (set at ensure).
+    rowid_key: bool = False
+    # property name → its compiled encoder (codec.compile_encoder), the id excepted.
+    encoders: dict[str, Any] = field(default_factory=dict)
+    # (property name, kind) of the columns whose written value needs converting back to
+    # the instance form (dates to UTC datetimes, numbers to floats, buffers to bytes).
+    fixes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime as _datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
@@ -46,7 +47,16 @@ from ...core.model import check_value
 from ...core.tenancy import GLOBAL_TENANT
 from ..filters import like_regex, parse_fields, parse_limit, parse_skip
 from . import engines
-from .codec import INT_MAX, INT_MIN, column_kind, decoder, encode_value, to_utc
+from .codec import (
+    INT_MAX,
+    INT_MIN,
+    UTC,
+    column_kind,
+    compile_encoder,
+    decoder,
+    encode_value,
+    to_utc,
+)
 from .codec import _plain_json as plain_json
 from .compiler import Compiler, TableInfo
 
@@ -277,9 +287,26 @@ class SQLConnector(Connector):
                 *[table.c[p] for p in idx.props],
                 unique=idx.unique,
             )
-        decoders = {n: decoder(definition.properties[n], k, self.pg) for n, k in kinds.items()}
+        props = definition.properties
+        decoders = {n: decoder(props[n], k, self.pg) for n, k in kinds.items()}
+        encoders = {n: compile_encoder(props[n], self.pg) for n in kinds if not props[n].id}
+        fixes = tuple(
+            (n, k)
+            for n, k in kinds.items()
+            if k in ("date", "buffer") or (k == "number" and not columns[n].primary_key)
+        )
         return TableInfo(
-            cls, table, columns, kinds, id_name, key, extra, decoders, read_only=read_only
+            cls,
+            table,
+            columns,
+            kinds,
+            id_name,
+            key,
+            extra,
+            decoders,
+            read_only=read_only,
+            encoders=encoders,
+            fixes=fixes,
         )
 
     def _info(self, cls: type[Model], *, check: bool = True) -> TableInfo:
@@ -305,6 +332,14 @@ class SQLConnector(Connector):
                     self._ensure(conn, info)
                 info.ensured = True
             return info
+
+    def table(self, cls: type[Model]) -> sa.Table:
+        """Return the SQLAlchemy Table holding a model's rows (created if missing).
+
+        For SQL of your own (Core, ``pandas.read_sql``) on the same table. Raises
+        ModelNotFoundError, SchemaError, DataSourceConnectionError.
+        """
+        return self._info(cls).table
 
     def _create(self, conn: Connection, table: sa.Table) -> None:
         """CREATE SCHEMA/TABLE IF NOT EXISTS (retried once: concurrent creators may race)."""
@@ -337,6 +372,7 @@ class SQLConnector(Connector):
         missing = [c.name for c in table.columns if c.name not in present]
         if info.key is not None and info.key.name in present:
             self._sync_sequence(conn, info)
+            info.rowid_key = self._is_rowid_key(conn, info)
         if missing:
             raise SchemaError(
                 f"table {self._table_label(table)} of model {info.cls.model_name!r} lacks "
@@ -344,6 +380,10 @@ class SQLConnector(Connector):
                 "them (keeps the rows), ds.automigrate() to recreate the table (drops "
                 "the rows), or set settings={'table': ...} to use another table"
             )
+
+    def _is_rowid_key(self, conn: Connection, info: TableInfo) -> bool:
+        """Return True when the key column is SQLite's rowid (INTEGER PRIMARY KEY, rowid table)."""
+        return False
 
     def _check_read_only(self, conn: Connection, info: TableInfo) -> None:
         """Check that a read-only model's table or view exists with its columns; SchemaError.
@@ -519,20 +559,20 @@ class SQLConnector(Connector):
         self, info: TableInfo, values: Row, prefix: str, errors: list[tuple[str, str]]
     ) -> Row:
         """Return the column values of a validated row (extras into ``_extra``)."""
-        props = info.cls.definition.properties
+        encoders = info.encoders
+        id_name = info.id_name
         out: Row = {}
         extras: Row = {}
         for k, v in values.items():
-            prop = props.get(k)
-            if prop is None:
+            enc = encoders.get(k)
+            if enc is not None:
+                out[k] = None if v is None else enc(v, prefix + k, errors)
+            elif k == id_name:
+                if v is not None:
+                    prop = info.cls.definition.properties[k]
+                    out[k] = self._encode_id(info, prop, v, f"{prefix}{k}", errors)
+            else:
                 extras[k] = plain_json(v, f"{prefix}{k}", errors, self.pg)
-                continue
-            if prop.id:
-                if v is None:
-                    continue
-                out[k] = self._encode_id(info, prop, v, f"{prefix}{k}", errors)
-                continue
-            out[k] = encode_value(prop, v, f"{prefix}{k}", errors, self.pg)
         if info.extra is not None:
             for k in extras:
                 if self.pg and "\x00" in k:
@@ -557,15 +597,17 @@ class SQLConnector(Connector):
     def _stored(self, info: TableInfo, values: Row, cols: Row) -> Row:
         """Return the instance form of a written row (dates in UTC, numbers as floats)."""
         out = dict(values)
-        for k, kind in info.kinds.items():
+        for k, kind in info.fixes:
             v = out.get(k)
             if v is None:
                 continue
             if kind == "date":
-                out[k] = to_utc(v)
-            elif kind == "number" and k in cols and not info.columns[k].primary_key:
-                out[k] = float(v)
-            elif kind == "buffer":
+                if type(v) is not _datetime or v.tzinfo is not UTC:
+                    out[k] = to_utc(v)
+            elif kind == "number":
+                if type(v) is not float:
+                    out[k] = float(v)
+            elif type(v) is not bytes:
                 out[k] = bytes(v)
         if info.id_name is not None and out.get(info.id_name) is None:
             out[info.id_name] = cols.get(info.id_name)
@@ -595,29 +637,45 @@ class SQLConnector(Connector):
         include: list[str] | None,
         exclude: frozenset[str],
     ) -> list[Row]:
-        """Turn fetched tuples (key, *names, [_extra]) into stored-form dicts."""
-        decs = [info.decoders.get(n) for n in names]
-        pairs = list(zip(names, decs, strict=True))
-        out: list[Row] = []
+        """Turn fetched tuples (key, *names, [_extra]) into stored-form dicts.
+
+        Column by column: each column is decoded in one comprehension (columns without a
+        decoder are taken as they are), then every row's dict is zipped at C speed.
+        """
+        if not rows:
+            return []
         n = len(names)
-        props = info.cls.definition.properties
-        for row in rows:
-            d: Row = {}
-            for i, (name, dec) in enumerate(pairs, 1):
-                v = row[i]
-                d[name] = v if v is None or dec is None else dec(v)
-            if need_extra:
-                extra = row[n + 1]
-                if extra:
-                    if include is not None:
-                        for k in include:
-                            if k not in props and k in extra:
-                                d[k] = extra[k]
-                    else:
-                        for k, v in extra.items():
-                            if k not in exclude:
-                                d[k] = v
-            out.append(d)
+        columns = list(zip(*rows, strict=True))
+        decoded: list[Any] = []
+        kinds = info.kinds
+        for i, name in enumerate(names, 1):
+            col = columns[i]
+            kind = kinds[name]
+            if kind == "number":  # REAL/DOUBLE are floats already; NUMERIC gives Decimal
+                col = [v if v is None or type(v) is float else float(v) for v in col]
+            else:
+                dec = info.decoders.get(name)
+                if dec is not None:
+                    col = [None if v is None else dec(v) for v in col]
+            decoded.append(col)
+        out: list[Row] = (
+            [dict(zip(names, vals, strict=True)) for vals in zip(*decoded, strict=True)]
+            if n
+            else [{} for _ in rows]
+        )
+        if need_extra:
+            props = info.cls.definition.properties
+            for d, extra in zip(out, columns[n + 1], strict=True):
+                if not extra:
+                    continue
+                if include is not None:
+                    for k in include:
+                        if k not in props and k in extra:
+                            d[k] = extra[k]
+                else:
+                    for k, v in extra.items():
+                        if k not in exclude:
+                            d[k] = v
         return out
 
     def _select(
@@ -1008,6 +1066,13 @@ class SQLConnector(Connector):
                         and cls.definition.properties[id_name].type in _GENERATED
                     ):
                         self._bump_sequence(conn, info, max(ints))
+                elif info.rowid_key:
+                    # SQLite, key = rowid: inside this write transaction the batch gets
+                    # consecutive keys ending at last_insert_rowid() (nobody else can
+                    # insert in between), so one executemany needs no RETURNING per row
+                    conn.execute(info.table.insert(), chunk)
+                    last = int(conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
+                    keys[start:end] = range(last - (end - start) + 1, last + 1)
                 else:
                     stmt = info.table.insert().returning(info.key, sort_by_parameter_order=True)
                     got = conn.execute(stmt, chunk).scalars().all()
@@ -1368,6 +1433,22 @@ class SQLiteConnector(SQLConnector):
     def describe(self) -> dict[str, str]:
         """Return ``{"connector": "sqlite", "database": the file (or ":memory:")}``."""
         return {"connector": self.name, "database": self.file}
+
+    def _is_rowid_key(self, conn: Connection, info: TableInfo) -> bool:
+        """Return True when the key column is an alias of the rowid (consecutive inserts)."""
+        key = info.key
+        if key is None:
+            return False
+        prep = conn.dialect.identifier_preparer
+        cols = conn.exec_driver_sql(f"PRAGMA table_info({prep.format_table(info.table)})").all()
+        pks = [c for c in cols if c[5]]
+        if len(pks) != 1 or pks[0][1] != key.name or str(pks[0][2]).upper() != "INTEGER":
+            return False
+        sql = conn.execute(
+            sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :n"),
+            {"n": info.table.name},
+        ).scalar()
+        return isinstance(sql, str) and "WITHOUT ROWID" not in sql.upper()
 
     def _make_engine(self) -> Engine:
         if self.memory:
