@@ -515,3 +515,30 @@ def test_discovered_view_and_table_without_primary_key_are_read_only(sql_backend
         Gone.find()
     assert "Gone" not in [d["name"] for d in ds.discover_model_definitions()]
     assert ds.is_actual() is False
+
+
+def test_sqlite_bulk_create_ids_are_the_rows_written(tmp_path: Any) -> None:
+    """One executemany, ids from last_insert_rowid(): every returned id names its own row.
+
+    Two DataSources (two connections) write to one file in turns; generated ids follow
+    explicit ones and are never reused after a delete.
+    """
+    file = str(tmp_path / "ids.db")
+    a = DataSource("sqlite", registry=ModelRegistry(), file=file)
+    b = DataSource("sqlite", registry=ModelRegistry(), file=file)
+    A = a.define("T", {"v": "string"})
+    B = b.define("T", {"v": "string"})
+    made = A.create([{"v": f"a{i}"} for i in range(300)])
+    assert [m.id for m in made] == list(range(1, 301))
+    A.destroy_all({"id": {"gt": 295}})
+    made += B.create([{"v": "b0"}, {"v": "b1", "id": 1000}, {"v": "b2"}])
+    made += A.create([{"v": f"c{i}"} for i in range(200)])
+    assert [m.id for m in made[-203:-200]] == [301, 1000, 1001]  # never reused, after 1000
+    assert [m.id for m in made[-200:]] == list(range(1002, 1202))
+    stored = {r.id: r.v for r in B.find()}
+    for m in made:
+        if m.id <= 295 or m.id > 300:
+            assert stored[m.id] == m.v, m.id
+    assert len(stored) == 295 + 3 + 200
+    a.disconnect()
+    b.disconnect()
