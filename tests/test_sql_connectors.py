@@ -542,3 +542,25 @@ def test_sqlite_bulk_create_ids_are_the_rows_written(tmp_path: Any) -> None:
     assert len(stored) == 295 + 3 + 200
     a.disconnect()
     b.disconnect()
+
+
+def test_sqlite_dates_written_by_someone_else_read_as_aware_utc(tmp_path: Any) -> None:
+    """CURRENT_TIMESTAMP text has no offset: it is UTC (§12.3), never a naive datetime."""
+    import datetime as dt
+
+    file = str(tmp_path / "ev.db")
+    con = sqlite3.connect(file)
+    with con:
+        con.execute(
+            "CREATE TABLE ev (id INTEGER PRIMARY KEY, at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)"
+        )
+        con.execute("INSERT INTO ev (id, at) VALUES (1, '2024-06-15 10:30:00'), (2, NULL)")
+        con.execute("INSERT INTO ev (id) VALUES (3)")
+    con.close()
+    ds = DataSource("sqlite", registry=ModelRegistry(), file=file)
+    Ev = ds.discover_and_define()["Ev"]
+    rows = Ev.find()
+    assert rows[0].at == dt.datetime(2024, 6, 15, 10, 30, tzinfo=dt.UTC)
+    assert rows[1].at is None and rows[2].at.tzinfo is dt.UTC
+    assert str(Ev.to_frame()["at"].dtype) == "datetime64[ns, UTC]"
+    ds.disconnect()

@@ -325,12 +325,24 @@ def _parse_date(value: Any) -> Any:
     return value
 
 
+def _iso_utc(value: Any) -> Any:
+    """Return SQLite's ISO date text as an aware UTC datetime (text without an offset,
+    as tables made by someone else hold it, is UTC; text that does not parse stays)."""
+    if value is None:
+        return None
+    try:
+        d = _dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return value
+    return d if d.tzinfo is UTC else to_utc(d)
+
+
 def decoder(prop: Any, kind: str, pg: bool) -> Decode | None:
     """Return the function turning a column value into the stored form (None: as is)."""
     if kind == "date":
         if pg:
             return lambda v: None if v is None else to_utc(v)
-        return lambda v: None if v is None else _dt.datetime.fromisoformat(v)
+        return _iso_utc
     if kind == "buffer":
         return lambda v: None if v is None else bytes(v)
     if kind == "number":  # NUMERIC columns of discovered tables come back as Decimal
