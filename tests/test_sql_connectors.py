@@ -432,7 +432,7 @@ def test_discover_tables_made_by_someone_else(sql_backend: Any) -> None:
     assert spec["created"] == {"type": "date"}  # has a default: not required
     items = ds.discover_schema("order_items")
     assert items["customer_id"] == {"type": "integer", "required": True, "index": True}
-    assert items["total"] == {"type": "number"}  # NOT NULL but with a default
+    assert items["total"] == {"type": "number", "default": 0.0}  # NOT NULL, a default
     with pytest.raises(SchemaError, match="no table or view 'nope'"):
         ds.discover_schema("nope")
     models = ds.discover_and_define(["customers", "order_items"])
@@ -469,7 +469,7 @@ def test_discovered_view_and_table_without_primary_key_are_read_only(sql_backend
     assert ds.discover_schema("audit_log") == {
         "at": {"type": "string", "required": True},
         "msg": {"type": "string"},
-        "level": {"type": "integer"},
+        "level": {"type": "integer", "default": 1},
     }
     models = ds.discover_and_define()  # no SchemaError for the key-less table
     Log, Loud = models["AuditLog"], models["Loud"]
@@ -564,3 +564,47 @@ def test_sqlite_dates_written_by_someone_else_read_as_aware_utc(tmp_path: Any) -
     assert rows[1].at is None and rows[2].at.tzinfo is dt.UTC
     assert str(Ev.to_frame()["at"].dtype) == "datetime64[ns, UTC]"
     ds.disconnect()
+
+
+def test_database_defaults_of_tables_made_by_someone_else(sql_backend: Any) -> None:
+    """NOT NULL DEFAULT 'open' / DEFAULT now(): discovery takes literal defaults into the
+    spec; a default the database computes applies when the property is not given, and the
+    returned instance holds what the database stored."""
+    pg = sql_backend.name == "postgresql"
+    sch = '"{schema}".' if pg else ""
+    now = (
+        "TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now()"
+        if pg
+        else "TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP"
+    )
+    stmts = ['CREATE SCHEMA "{schema}" AUTHORIZATION nbr_user'] if pg else []
+    stmts.append(
+        f"CREATE TABLE {sch}tickets (id {'SERIAL' if pg else 'INTEGER'} PRIMARY KEY, "
+        "status TEXT NOT NULL DEFAULT 'open', done BOOLEAN NOT NULL DEFAULT FALSE, "
+        f"weight NUMERIC(6, 2) DEFAULT (1.5), n INTEGER DEFAULT 7, opened {now}, title TEXT)"
+    )
+    if pg:
+        stmts.append(f"ALTER TABLE {sch}tickets OWNER TO nbr_user")
+    _raw(sql_backend, *stmts)
+    ds = sql_backend.ds()
+    assert ds.discover_schema("tickets") == {
+        "id": {"type": "integer", "id": True},
+        "status": {"type": "string", "default": "open"},
+        "done": {"type": "boolean", "default": False},
+        "weight": {"type": "number", "default": 1.5},
+        "n": {"type": "integer", "default": 7},
+        "opened": {"type": "date"},  # computed by the database: no default in the spec
+        "title": {"type": "string"},
+    }
+    Tickets = ds.discover_and_define()["Tickets"]
+    given = "2024-06-15T10:00:00+02:00"
+    made = Tickets.create([{"title": "a"}, {"title": "b", "opened": given}, {"status": "x"}])
+    assert [t.status for t in made] == ["open", "open", "x"]
+    assert [(t.done, t.weight, t.n) for t in made] == [(False, 1.5, 7)] * 3
+    assert all(t.opened is not None and t.opened.tzinfo is not None for t in made)
+    assert made[1].opened.isoformat() == "2024-06-15T08:00:00+00:00"
+    assert [t.to_dict() for t in Tickets.find()] == [t.to_dict() for t in made]
+    one = Tickets.create(title="c")
+    one.title = "d"
+    one.save()  # the defaulted values came back, so saving them is no NULL
+    assert Tickets.find_by_id(one.id).to_dict() == one.to_dict()

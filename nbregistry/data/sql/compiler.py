@@ -83,6 +83,10 @@ class TableInfo:
     # (property name, kind) of the columns whose written value needs converting back to
     # the instance form (dates to UTC datetimes, numbers to floats, buffers to bytes).
     fixes: tuple[tuple[str, str], ...] = ()
+    # columns of the real table with a default of the database's own (someone else's
+    # table: now(), 'open', ...): an insert leaves such a column out when its value is
+    # None, so the database applies its default (set at ensure; empty for our tables).
+    server_defaults: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

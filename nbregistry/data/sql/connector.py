@@ -357,10 +357,24 @@ class SQLConnector(Connector):
                     raise
 
     def _present_columns(self, conn: Connection, table: sa.Table) -> list[str] | None:
+        found = self._reflect_columns(conn, table)
+        return None if found is None else list(found)
+
+    def _reflect_columns(self, conn: Connection, table: sa.Table) -> dict[str, Any] | None:
+        """Return ``{column name: reflected column}`` of the real table, None if missing."""
         insp = sa.inspect(conn)
         if not insp.has_table(table.name, schema=table.schema):
             return None
-        return [c["name"] for c in insp.get_columns(table.name, schema=table.schema)]
+        return {c["name"]: c for c in insp.get_columns(table.name, schema=table.schema)}
+
+    def _note_defaults(self, info: TableInfo, reflected: Mapping[str, Any]) -> None:
+        """Remember the real table's database-side defaults (not the key's own sequence)."""
+        key = None if info.key is None else info.key.name
+        info.server_defaults = frozenset(
+            name
+            for name, col in reflected.items()
+            if col.get("default") is not None and name != key and name in info.table.c
+        )
 
     def _ensure(self, conn: Connection, info: TableInfo) -> None:
         table = info.table
@@ -368,11 +382,15 @@ class SQLConnector(Connector):
             self._check_read_only(conn, info)
             return
         self._create(conn, table)
-        present = self._present_columns(conn, table) or []
+        reflected = self._reflect_columns(conn, table) or {}
+        present = list(reflected)
+        self._note_defaults(info, reflected)
         missing = [c.name for c in table.columns if c.name not in present]
         if info.key is not None and info.key.name in present:
             self._sync_sequence(conn, info)
             info.rowid_key = self._is_rowid_key(conn, info)
+        else:
+            info.rowid_key = False
         if missing:
             raise SchemaError(
                 f"table {self._table_label(table)} of model {info.cls.model_name!r} lacks "
@@ -445,6 +463,8 @@ class SQLConnector(Connector):
             for info in infos:
                 conn.execute(sa.schema.DropTable(info.table, if_exists=True))
                 self._create(conn, info.table)
+                info.server_defaults = frozenset()  # our own table: no database defaults
+                info.rowid_key = self._is_rowid_key(conn, info)
         for info in infos:
             info.ensured = True
 
@@ -468,6 +488,8 @@ class SQLConnector(Connector):
                         )
                     )
                 self._sync_sequence(conn, info)
+                self._note_defaults(info, self._reflect_columns(conn, info.table) or {})
+                info.rowid_key = self._is_rowid_key(conn, info)
         for info in infos:
             info.ensured = True
 
@@ -548,6 +570,10 @@ class SQLConnector(Connector):
                 prop["id"] = True
             elif not col.get("nullable", True) and col.get("default") is None:
                 prop["required"] = True
+            if not is_id and col.get("default") is not None:
+                found, value = _literal_default(str(col["default"]), prop["type"])
+                if found:
+                    prop["default"] = value
             if name in single and not is_id:
                 prop["index"] = {"unique": True} if single[name] else True
             spec[name] = prop
@@ -916,6 +942,36 @@ class SQLConnector(Connector):
     def _bump_sequence(self, conn: Connection, info: TableInfo, highest: int) -> None:
         """Advance the id sequence past an explicit id (PostgreSQL; SQLite does it itself)."""
 
+    def _insert(self, conn: Connection, info: TableInfo, rows: list[Row], stmt: Any = None) -> Any:
+        """Insert ``rows`` (one executemany per run of rows leaving out the same columns).
+
+        A None value of a column with a database-side default is left out, so the
+        database applies its default (NOT NULL DEFAULT 'open', DEFAULT now()). Returns the
+        RETURNING rows in order when ``stmt`` returns some, else None.
+        """
+        stmt = info.table.insert() if stmt is None else stmt
+        defaults = info.server_defaults
+        if not defaults:
+            result = conn.execute(stmt, rows)
+            return result.scalars().all() if result.returns_rows else None
+        groups: list[tuple[frozenset[str], list[Row]]] = []
+        for r in rows:
+            omit = frozenset(k for k in defaults if k in r and r[k] is None)
+            if omit:
+                r = {k: v for k, v in r.items() if k not in omit}
+            if groups and groups[-1][0] == omit:
+                groups[-1][1].append(r)
+            else:
+                groups.append((omit, [r]))
+        out: list[Any] = []
+        returned = False
+        for _, group in groups:
+            result = conn.execute(stmt, group)
+            if result.returns_rows:
+                returned = True
+                out.extend(result.scalars().all())
+        return out if returned else None
+
     def _assign_ids(self, conn: Connection, info: TableInfo, encoded: list[Row]) -> list[Any]:
         """Return the ids of a batch, given like the memory connector gives them (PostgreSQL).
 
@@ -1006,6 +1062,9 @@ class SQLConnector(Connector):
             if errors:
                 raise ValidationError(cls.model_name, errors)
 
+        # key → the values the database gave to columns left out for its defaults
+        filled: dict[Any, Row] = {}
+
         def run(conn: Connection) -> list[Any]:
             assigned = None
             if (
@@ -1038,10 +1097,11 @@ class SQLConnector(Connector):
                 rows_with_ids = [
                     {**cols, id_name: k} for cols, k in zip(encoded, assigned, strict=True)
                 ]
-                conn.execute(info.table.insert(), rows_with_ids)
+                self._insert(conn, info, rows_with_ids)
                 ints = [k for k in assigned if type(k) is int]
                 if ints:
                     self._bump_sequence(conn, info, max(ints))  # last: only on success
+                filled.update(self._read_back(conn, info, encoded, assigned))
                 return assigned
             keys: list[Any] = [None] * len(encoded)
             # consecutive runs of rows with / without an explicit id, in order, so that
@@ -1056,7 +1116,7 @@ class SQLConnector(Connector):
                     end += 1
                 chunk = encoded[start:end]
                 if has:
-                    conn.execute(info.table.insert(), chunk)
+                    self._insert(conn, info, chunk)
                     for j in range(start, end):
                         keys[j] = encoded[j][id_name]  # type: ignore[index]
                     ints = [k for k in keys[start:end] if type(k) is int]
@@ -1070,14 +1130,14 @@ class SQLConnector(Connector):
                     # SQLite, key = rowid: inside this write transaction the batch gets
                     # consecutive keys ending at last_insert_rowid() (nobody else can
                     # insert in between), so one executemany needs no RETURNING per row
-                    conn.execute(info.table.insert(), chunk)
+                    self._insert(conn, info, chunk)
                     last = int(conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
                     keys[start:end] = range(last - (end - start) + 1, last + 1)
                 else:
                     stmt = info.table.insert().returning(info.key, sort_by_parameter_order=True)
-                    got = conn.execute(stmt, chunk).scalars().all()
-                    keys[start:end] = got
+                    keys[start:end] = self._insert(conn, info, chunk, stmt)
                 start = end
+            filled.update(self._read_back(conn, info, encoded, keys))
             return keys
 
         keys = self._write(run, cls.model_name)
@@ -1087,7 +1147,40 @@ class SQLConnector(Connector):
                 cols = {**cols, id_name: key}
             inst = object.__new__(cls)
             inst.__dict__ = self._stored(info, values, cols)
+            if filled:
+                inst.__dict__.update(filled.get(key, ()))
             out.append(inst)
+        return out
+
+    def _read_back(
+        self, conn: Connection, info: TableInfo, encoded: list[Row], keys: Sequence[Any]
+    ) -> dict[Any, Row]:
+        """Return ``{key: {property: value}}`` of the columns the database defaulted.
+
+        Only rows that left a column out for its database default (see :meth:`_insert`)
+        are read, 500 keys per SELECT, so returned instances hold what was stored.
+        """
+        defaults = info.server_defaults
+        if not defaults or info.key is None:
+            return {}
+        wanted = [
+            k
+            for cols, k in zip(encoded, keys, strict=True)
+            if any(c in cols and cols[c] is None for c in defaults)
+        ]
+        if not wanted:
+            return {}
+        names = sorted(defaults)
+        sel = [info.key, *(info.table.c[n] for n in names)]
+        out: dict[Any, Row] = {}
+        for i in range(0, len(wanted), 500):
+            rows = conn.execute(sa.select(*sel).where(info.key.in_(wanted[i : i + 500]))).all()
+            for r in rows:
+                values: Row = {}
+                for n, v in zip(names, r[1:], strict=True):
+                    dec = info.decoders.get(n)
+                    values[n] = v if v is None or dec is None else dec(v)
+                out[r[0]] = values
         return out
 
     def _check_data(self, cls: type[Model], info: TableInfo, data: Any) -> tuple[Row, Row]:
@@ -1193,10 +1286,12 @@ class SQLConnector(Connector):
                 if upd:
                     conn.execute(info.table.update().where(info.key == bound).values(**upd))
             else:
-                conn.execute(info.table.insert(), [cols])
+                self._insert(conn, info, [cols])
                 if type(bound) is int and cls.definition.properties[id_name].type in _GENERATED:
                     self._bump_sequence(conn, info, bound)
             stored["row"] = self._stored(info, values, cols)
+            if not rows:
+                stored["row"].update(self._read_back(conn, info, [cols], [bound]).get(bound, ()))
 
         self._write(run, cls.model_name)
         inst.__dict__.clear()
@@ -1262,6 +1357,39 @@ class SQLConnector(Connector):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self._where}>"
+
+
+_SQL_STRING = re.compile(r"\(?'((?:[^']|'')*)'\)?(?:::[\w \"]+)?")
+_SQL_NUMBER = re.compile(r"\(?(-?\d+(?:\.\d+)?)\)?(?:::[\w \"]+)?")
+
+
+def _literal_default(text: str, ptype: str) -> tuple[bool, Any]:
+    """Return ``(True, value)`` for a column default that is a literal of the property type.
+
+    ``'open'``, ``'open'::text``, ``0``, ``(0)``, ``0.00``, ``TRUE``/``false`` (and 0/1 for
+    a boolean); a default the database computes (``now()``, ``CURRENT_TIMESTAMP``, a
+    sequence) is ``(False, None)``: such a column is left out of inserts instead.
+    """
+    text = text.strip()
+    m = _SQL_STRING.fullmatch(text)
+    if m is not None:
+        value = m.group(1).replace("''", "'")
+        return (True, value) if ptype == "string" else (False, None)
+    low = text.lower().strip("()")
+    if ptype == "boolean":
+        if low in ("true", "false"):
+            return True, low == "true"
+        if low in ("0", "1"):
+            return True, low == "1"
+        return False, None
+    m = _SQL_NUMBER.fullmatch(text)
+    if m is not None:
+        number = m.group(1)
+        if ptype == "integer" and "." not in number:
+            return True, int(number)
+        if ptype == "number":
+            return True, float(number)
+    return False, None
 
 
 def _lead(info: TableInfo) -> Any:
