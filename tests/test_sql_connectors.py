@@ -608,3 +608,18 @@ def test_database_defaults_of_tables_made_by_someone_else(sql_backend: Any) -> N
     one.title = "d"
     one.save()  # the defaulted values came back, so saving them is no NULL
     assert Tickets.find_by_id(one.id).to_dict() == one.to_dict()
+
+
+def test_bulk_create_beyond_the_drivers_parameter_limit(sql_backend: Any) -> None:
+    """70 000 rows in one create (PostgreSQL's driver takes at most 65 535 parameters per
+    statement: the id check of a batch was one IN list and failed, found by bench sql);
+    explicit ids beyond SQLite's 32 766 variables; a duplicate is still found."""
+    ds = sql_backend.ds()
+    T = ds.define("T", {"v": "integer"})
+    made = T.create([{"v": i} for i in range(70_000)])
+    assert [m.id for m in made[:2]] + [made[-1].id] == [1, 2, 70_000]
+    given = T.create([{"id": 100_000 + i, "v": i} for i in range(40_000)])
+    assert given[-1].id == 139_999
+    with pytest.raises(ValidationError, match="duplicate id 100001: an existing row has it"):
+        T.create([{"v": 1}, {"id": 100_001, "v": 2}])
+    assert T.count() == 110_000

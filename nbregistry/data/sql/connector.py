@@ -1077,11 +1077,7 @@ class SQLConnector(Connector):
             if assigned is not None:
                 check.update({k: i for i, k in enumerate(assigned) if k not in check})
             if check:
-                taken = (
-                    conn.execute(sa.select(info.key).where(info.key.in_(list(check))))
-                    .scalars()
-                    .all()
-                )
+                taken = self._taken(conn, info, list(check))
                 if taken:
                     raise ValidationError(
                         cls.model_name,
@@ -1150,6 +1146,23 @@ class SQLConnector(Connector):
             if filled:
                 inst.__dict__.update(filled.get(key, ()))
             out.append(inst)
+        return out
+
+    def _taken(self, conn: Connection, info: TableInfo, keys: list[Any]) -> list[Any]:
+        """Return which of ``keys`` the table already holds (any number of keys).
+
+        PostgreSQL: one array parameter (``= ANY(:keys)``; a driver allows at most 65 535
+        parameters per statement); SQLite: IN lists of at most 10 000 parameters.
+        """
+        key = info.key
+        assert key is not None  # writes need a key column (read-only models have none)
+        if self.pg:
+            arr = sa.literal(keys, sa.ARRAY(key.type))
+            return list(conn.execute(sa.select(key).where(key == sa.any_(arr))).scalars())
+        out: list[Any] = []
+        for i in range(0, len(keys), 10_000):
+            stmt = sa.select(key).where(key.in_(keys[i : i + 10_000]))
+            out.extend(conn.execute(stmt).scalars())
         return out
 
     def _read_back(
