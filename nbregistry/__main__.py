@@ -1,12 +1,13 @@
 """Command line: ``python -m nbregistry bench [SECTION] [--scale ci|full] [--json]``.
 
 Sections: ``lookups`` (the after design against a plain dict, plus core figures),
-``memory`` (the seed scenario before vs after, each in a fresh process), ``store`` (the
-shared store: idle sync, define and lookups with vs without, a fresh process's sync,
-PostgreSQL with ``$NBREGISTRY_BENCH_PG``), ``compare``
+``memory`` (the seed scenario before vs after, each in a fresh process), ``compare``
 (every lookup before vs after at growing N, and the after design's flatness in N),
 ``cleanup`` (one call vs the before design's multi-store cleanup), ``connector`` (the
-memory connector's own costs) and ``all``. Progress goes to stderr.
+memory connector's own costs), ``sql`` (the sqlite and postgresql connectors vs
+SQLAlchemy Core and pandas; PostgreSQL with ``--pg-url URL`` or ``NBREGISTRY_PG_URL``),
+``store`` (the shared store: idle sync, define and lookups with vs without, a fresh
+process's sync; PostgreSQL with ``$NBREGISTRY_BENCH_PG``) and ``all``. Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from collections.abc import Callable
 from typing import Any
 
 
-def _sections() -> dict[str, Callable[[str], dict[str, list[dict[str, Any]]]]]:
+def _sections(
+    pg_url: str | None = None,
+) -> dict[str, Callable[[str], dict[str, list[dict[str, Any]]]]]:
     from . import bench
     from .bench import connector as bench_connector
+    from .bench import sql as bench_sql
 
     def lookups(scale: str) -> dict[str, list[dict[str, Any]]]:
         return {
@@ -47,6 +51,9 @@ def _sections() -> dict[str, Callable[[str], dict[str, list[dict[str, Any]]]]]:
 
         return {"store": bench_store.run_store_bench(scale)}
 
+    def sql(scale: str) -> dict[str, list[dict[str, Any]]]:
+        return {"sql": bench_sql.run_sql_bench(scale, pg_url=pg_url)}
+
     # section name (the CLI's choice) → the function measuring it at a scale.
     return {
         "lookups": lookups,
@@ -55,6 +62,7 @@ def _sections() -> dict[str, Callable[[str], dict[str, list[dict[str, Any]]]]]:
         "cleanup": cleanup,
         "connector": connector,
         "store": store,
+        "sql": sql,
     }
 
 
@@ -86,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         default="all",
         choices=[*sections, "all"],
         help="lookups: registry lookup costs vs a dict; memory / compare / cleanup: before "
-        "(nbregistry.legacy) vs after; connector: the memory store; all (default): every one",
+        "(nbregistry.legacy) vs after; connector: the memory store; sql: the sqlite and "
+        "postgresql connectors vs SQLAlchemy Core; all (default): every one",
     )
     p_bench.add_argument(
         "--scale",
@@ -95,6 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         help="ci: small and quick (what CI runs); full: the issue-sized workloads (default)",
     )
     p_bench.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p_bench.add_argument(
+        "--pg-url",
+        default=None,
+        help="sql: also measure this PostgreSQL server (default: $NBREGISTRY_PG_URL; "
+        "unset: SQLite only); its password is never printed",
+    )
     p_store = sub.add_parser("store", help="manage a shared definition store")
     store_sub = p_store.add_subparsers(dest="store_command", required=True)
     p_upgrade = store_sub.add_parser(
@@ -107,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from .bench import format_table
 
+    if args.pg_url:
+        sections = _sections(args.pg_url)
     chosen = list(sections) if args.section == "all" else [args.section]
     results: dict[str, Any] = {
         "machine": {

@@ -403,3 +403,38 @@ def test_unique_index_violation_writes_nothing(backend: Any) -> None:
         T.update_all({"email": None}, {"email": "c@x"})
     assert T.count() == 3
     assert ids(T.find({"email": "a@x", "city": "Oslo"})) == [1]
+
+
+def test_patterns_on_array_properties_match_an_element_on_every_backend(backend: Any) -> None:
+    """``{"tags": re.compile(...)}`` and ``regexp`` on an array: some string element matches.
+
+    Memory matched an element for a pattern value but refused ``regexp`` (FilterError),
+    while SQL matched nothing for either (issue 11); now all three agree, as LoopBack
+    applies a condition on an array to its elements.
+    """
+    ds = backend.ds()
+    T = ds.define("T", {"tags": ["string"], "u": list, "n": ["integer"], "name": "string"})
+    T.create(
+        [
+            {"tags": ["ab", "c"]},
+            {"tags": ["x"]},
+            {"tags": []},
+            {},
+            {"tags": ["a"], "name": "ann"},
+            {"tags": ["Äb"]},
+            {"u": [1, "za", None]},
+            {"u": [{"a": "a"}]},
+        ]
+    )
+    assert ids(T.find({"tags": re.compile("a")})) == [1, 5]
+    assert ids(T.find({"tags": {"eq": re.compile("^a$")}})) == [5]
+    assert ids(T.find({"tags": {"regexp": re.compile("a")}})) == [1, 5]
+    assert ids(T.find({"tags": {"regexp": "/ä/i"}})) == [6]
+    assert ids(T.find({"tags": {"neq": re.compile("a")}})) == [2, 3, 4, 6, 7, 8]
+    assert ids(T.find({"u": re.compile("a")})) == [7]  # strings only, not nested objects
+    assert ids(T.find({"u": {"regexp": "/^z/"}})) == [7]
+    assert ids(T.find({"or": [{"tags": re.compile("x")}, {"name": re.compile("n")}]})) == [2, 5]
+    assert T.count({"tags": {"regexp": "/b/"}}) == 2
+    for where in ({"n": {"regexp": "/1/"}}, {"n": re.compile("1")}):
+        with pytest.raises(FilterError, match="a regular expression only matches string"):
+            T.find(where)

@@ -163,7 +163,16 @@ def test_models_tenant_owner_and_kind_filters(
         "properties",
         "fingerprint",
         "registered_at",
+        "records",  # issue 11: the rows each model holds (<NA>: anonymous, no DataSource)
     ]
+    assert df["records"].dtype == "Int64"
+    assert df.set_index("model")["records"].isna().to_dict() == {
+        anon: True,
+        "User": False,
+        "Order": False,
+        "Invoice": False,
+    }
+    assert df.attrs["header"] == {"DataSource 'crm'": "memory", "DataSource 'billing'": "memory"}
     assert list(run(ip, "models --tenant acme -o crm")["model"]) == ["User", "Order"]
     assert list(run(ip, "models -t acme --owner billing")["model"]) == ["Invoice"]
     assert list(run(ip, "models -t acme --anonymous")["model"]) == [anon]
@@ -197,7 +206,12 @@ def test_owners(ip: InteractiveShell, populated: dict[str, Any], reg: ModelRegis
         "connector",
         "models",
         "model_names",
+        "database",  # issue 11: where a DataSource's rows live (never a secret) ...
+        "schema",
+        "records",  # ... and how many it holds
     ]
+    assert df["records"].dtype == "Int64" and list(df["records"]) == [0, 0]
+    assert set(df["database"]) == {""} and "header" not in df.attrs
     rows = df.set_index("owner")
     assert rows.loc["crm", "model_names"] == "User, Order"
     assert rows.loc["crm", "models"] == 2 and rows.loc["billing", "models"] == 1
@@ -206,6 +220,7 @@ def test_owners(ip: InteractiveShell, populated: dict[str, Any], reg: ModelRegis
     builder.define("Thing", {"x": "integer"})
     row = run(ip, "owners --tenant acme").set_index("owner").loc["bld"]
     assert row["owner_type"] == "builder" and row["connector"] == ""
+    assert pd.isna(row["records"])  # a builder's models have no rows
     assert list(run(ip, "owners")["owner"]) == ["core"]
     assert sorted(run(ip, "owners --all-tenants")["tenant"].unique()) == [
         "acme",
@@ -232,6 +247,8 @@ def test_show_returns_properties_with_owner_tenant_and_fingerprint(
         "tenant": "acme",
         "owner": "DataSource 'crm'",
         "fingerprint": user.definition.fingerprint,
+        "connector": "memory",
+        "records": 0,
     }
     assert user.definition.fingerprint in df._repr_html_()
     assert "DataSource 'crm'" in repr(df)

@@ -165,3 +165,45 @@ def test_run_all_fails_only_in_tagged_cells(
         f"{path.name}: cells that failed {sorted(failed)} != cells tagged {TAG!r} "
         f"{sorted(tagged)} (a tagged cell must still fail, or the tag hides nothing)"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_sql_tenants_notebook_on_postgresql(
+    pg_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """05-sql-tenants runs on SQLite everywhere (above); here on the real PostgreSQL too.
+
+    One schema per tenant on the test server; the password of NBREGISTRY_PG_URL appears
+    in no output, and the notebook drops the schemas it made.
+    """
+    from urllib.parse import quote
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("NBREGISTRY_SCALE", "ci")
+    monkeypatch.setenv("NBREGISTRY_PG_URL", pg_server.url)
+    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
+    monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "mpl"))
+    nb = nbformat.read(NOTEBOOKS / "05-sql-tenants.ipynb", as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    client.execute()
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    failed = [i for i, c in enumerate(code) if any(o.output_type == "error" for o in c.outputs)]
+    tagged = [i for i, c in enumerate(code) if TAG in _tags(c)]
+    assert failed == tagged
+    text = json.dumps([c.outputs for c in code], default=str)
+    assert "backend: postgresql" in text and "127.0.0.1" in text
+    for spelling in (pg_server.password, quote(pg_server.password, safe="")):
+        assert spelling not in text
+    schemas = pg_server.superuser_sql(
+        "@db SELECT schema_name FROM information_schema.schemata "
+        "WHERE schema_name IN ('acme', 'globex', 'initech')"
+    )[0]
+    assert schemas == []

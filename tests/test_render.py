@@ -205,13 +205,15 @@ def test_magic_model_tables_fit_a_notebook_page(reg: ModelRegistry, crm: DataSou
     from nbregistry.ipython.magics import _models_frame
 
     df = _models_frame(reg.all_models())
-    assert list(df.columns) == list(tables.MODEL_COLUMNS)  # DESIGN §11, complete data
+    # DESIGN §11's complete data, plus the record count of each model (issue 11)
+    assert list(df.columns) == [*tables.MODEL_COLUMNS, "records"]
     assert df["fingerprint"].str.len().min() == 32
     with pd.option_context(*WIDE):
         widest = max(len(line) for line in repr(df).splitlines())
         full = max(len(line) for line in repr(pd.DataFrame(df)).splitlines())
-    # Before: full 32-digit fingerprints and nanosecond timestamps, 131 characters wide.
-    assert widest <= 104 and full - widest == 32 - len("0123456789ab…"), (widest, full)
+    # Before: full 32-digit fingerprints and nanosecond timestamps, 131 characters wide
+    # (139 with the records column).
+    assert widest <= 112 and full - widest == 32 - len("0123456789ab…"), (widest, full)
 
 
 # --- one date parser ------------------------------------------------------------------------

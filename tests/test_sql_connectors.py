@@ -432,7 +432,7 @@ def test_discover_tables_made_by_someone_else(sql_backend: Any) -> None:
     assert spec["created"] == {"type": "date"}  # has a default: not required
     items = ds.discover_schema("order_items")
     assert items["customer_id"] == {"type": "integer", "required": True, "index": True}
-    assert items["total"] == {"type": "number"}  # NOT NULL but with a default
+    assert items["total"] == {"type": "number", "default": 0.0}  # NOT NULL, a default
     with pytest.raises(SchemaError, match="no table or view 'nope'"):
         ds.discover_schema("nope")
     models = ds.discover_and_define(["customers", "order_items"])
@@ -445,3 +445,181 @@ def test_discover_tables_made_by_someone_else(sql_backend: Any) -> None:
     ]
     assert Items.create(customer_id=2, total=1).id == 4  # the sequence follows the rows
     assert models["Customers"].count({"email": None}) == 1
+
+
+def test_discovered_view_and_table_without_primary_key_are_read_only(sql_backend: Any) -> None:
+    """LoopBack's discovery still makes a model of a table without a primary key (issue 11).
+
+    Decision: such a table, and every view, becomes a ``read_only`` model: reads work
+    (ordered by every column when no ``order`` is given), writes raise SchemaError naming
+    the model, and nbregistry never creates, migrates or alters its table.
+    """
+    pg = sql_backend.name == "postgresql"
+    sch = '"{schema}".' if pg else ""
+    stmts = ['CREATE SCHEMA "{schema}" AUTHORIZATION nbr_user'] if pg else []
+    stmts += [
+        f"CREATE TABLE {sch}audit_log (at TEXT NOT NULL, msg TEXT, level INTEGER DEFAULT 1)",
+        f"INSERT INTO {sch}audit_log VALUES ('b', 'two', 2), ('a', NULL, 1), ('a', 'one', 1)",
+        f"CREATE VIEW {sch}loud AS SELECT msg, level AS id FROM {sch}audit_log WHERE level > 1",
+    ]
+    if pg:
+        stmts += [f"ALTER TABLE {sch}{t} OWNER TO nbr_user" for t in ("audit_log", "loud")]
+    _raw(sql_backend, *stmts)
+    ds = sql_backend.ds()
+    assert ds.discover_schema("audit_log") == {
+        "at": {"type": "string", "required": True},
+        "msg": {"type": "string"},
+        "level": {"type": "integer", "default": 1},
+    }
+    models = ds.discover_and_define()  # no SchemaError for the key-less table
+    Log, Loud = models["AuditLog"], models["Loud"]
+    assert Log.definition.settings["read_only"] is True
+    assert Loud.definition.settings["read_only"] is True
+    assert Log.definition.id_property is None
+    # reads: every column breaks ties, missing values last
+    assert [(r.at, r.msg) for r in Log.find()] == [("a", "one"), ("a", None), ("b", "two")]
+    assert [r.msg for r in Log.find(order="level DESC")] == ["two", "one", None]
+    assert Log.count({"level": 1}) == 2 and Loud.count() == 1
+    assert Loud.find_one().to_dict() == {"msg": "two", "id": 2}
+    df = Log.to_frame(order="at")
+    assert list(df.index) == [0, 1, 2] and list(df.columns) == ["at", "msg", "level"]
+    assert str(df["level"].dtype) == "Int64"
+    # writes: a clear error naming the model and the fix; nothing changes
+    for write in (
+        lambda: Log.create(at="c"),
+        lambda: Log.create([{"at": "c"}]),
+        lambda: Log.update_all({"level": 1}, {"msg": "x"}),
+        lambda: Log.destroy_all(),
+        lambda: Loud.destroy_all({"id": 2}),
+        lambda: Log.find_one().save(),
+        lambda: Log.find_one().delete(),
+    ):
+        with pytest.raises(SchemaError, match=r"model '(AuditLog|Loud)' is read-only") as info:
+            write()
+        assert "primary key" in str(info.value)
+    assert Log.count() == 3 and Log.find(order="at DESC")[0].msg == "two"
+    # migration leaves them alone; naming one is an error
+    ds.autoupdate()
+    ds.automigrate()
+    assert Log.count() == 3 and ds.is_actual()
+    with pytest.raises(SchemaError, match=r"does not touch read-only models.*'AuditLog'"):
+        ds.automigrate(["AuditLog"])
+    with pytest.raises(SchemaError, match=r"does not touch read-only models.*'Loud'"):
+        ds.autoupdate("Loud")
+    assert sorted(d["name"] for d in ds.discover_model_definitions()) == ["audit_log", "loud"]
+    # a read-only model is never created: a missing table is a SchemaError at first read
+    Gone = ds.define("Gone", {"x": "string"}, {"read_only": True, "strict": True})
+    with pytest.raises(
+        SchemaError, match=r"read-only, and its table or view '(t_[0-9a-f]+[.])?Gone' does not"
+    ):
+        Gone.find()
+    assert "Gone" not in [d["name"] for d in ds.discover_model_definitions()]
+    assert ds.is_actual() is False
+
+
+def test_sqlite_bulk_create_ids_are_the_rows_written(tmp_path: Any) -> None:
+    """One executemany, ids from last_insert_rowid(): every returned id names its own row.
+
+    Two DataSources (two connections) write to one file in turns; generated ids follow
+    explicit ones and are never reused after a delete.
+    """
+    file = str(tmp_path / "ids.db")
+    a = DataSource("sqlite", registry=ModelRegistry(), file=file)
+    b = DataSource("sqlite", registry=ModelRegistry(), file=file)
+    A = a.define("T", {"v": "string"})
+    B = b.define("T", {"v": "string"})
+    made = A.create([{"v": f"a{i}"} for i in range(300)])
+    assert [m.id for m in made] == list(range(1, 301))
+    A.destroy_all({"id": {"gt": 295}})
+    made += B.create([{"v": "b0"}, {"v": "b1", "id": 1000}, {"v": "b2"}])
+    made += A.create([{"v": f"c{i}"} for i in range(200)])
+    assert [m.id for m in made[-203:-200]] == [301, 1000, 1001]  # never reused, after 1000
+    assert [m.id for m in made[-200:]] == list(range(1002, 1202))
+    stored = {r.id: r.v for r in B.find()}
+    for m in made:
+        if m.id <= 295 or m.id > 300:
+            assert stored[m.id] == m.v, m.id
+    assert len(stored) == 295 + 3 + 200
+    a.disconnect()
+    b.disconnect()
+
+
+def test_sqlite_dates_written_by_someone_else_read_as_aware_utc(tmp_path: Any) -> None:
+    """CURRENT_TIMESTAMP text has no offset: it is UTC (§12.3), never a naive datetime."""
+    import datetime as dt
+
+    file = str(tmp_path / "ev.db")
+    con = sqlite3.connect(file)
+    with con:
+        con.execute(
+            "CREATE TABLE ev (id INTEGER PRIMARY KEY, at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)"
+        )
+        con.execute("INSERT INTO ev (id, at) VALUES (1, '2024-06-15 10:30:00'), (2, NULL)")
+        con.execute("INSERT INTO ev (id) VALUES (3)")
+    con.close()
+    ds = DataSource("sqlite", registry=ModelRegistry(), file=file)
+    Ev = ds.discover_and_define()["Ev"]
+    rows = Ev.find()
+    assert rows[0].at == dt.datetime(2024, 6, 15, 10, 30, tzinfo=dt.UTC)
+    assert rows[1].at is None and rows[2].at.tzinfo is dt.UTC
+    assert str(Ev.to_frame()["at"].dtype) == "datetime64[ns, UTC]"
+    ds.disconnect()
+
+
+def test_database_defaults_of_tables_made_by_someone_else(sql_backend: Any) -> None:
+    """NOT NULL DEFAULT 'open' / DEFAULT now(): discovery takes literal defaults into the
+    spec; a default the database computes applies when the property is not given, and the
+    returned instance holds what the database stored."""
+    pg = sql_backend.name == "postgresql"
+    sch = '"{schema}".' if pg else ""
+    now = (
+        "TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now()"
+        if pg
+        else "TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP"
+    )
+    stmts = ['CREATE SCHEMA "{schema}" AUTHORIZATION nbr_user'] if pg else []
+    stmts.append(
+        f"CREATE TABLE {sch}tickets (id {'SERIAL' if pg else 'INTEGER'} PRIMARY KEY, "
+        "status TEXT NOT NULL DEFAULT 'open', done BOOLEAN NOT NULL DEFAULT FALSE, "
+        f"weight NUMERIC(6, 2) DEFAULT (1.5), n INTEGER DEFAULT 7, opened {now}, title TEXT)"
+    )
+    if pg:
+        stmts.append(f"ALTER TABLE {sch}tickets OWNER TO nbr_user")
+    _raw(sql_backend, *stmts)
+    ds = sql_backend.ds()
+    assert ds.discover_schema("tickets") == {
+        "id": {"type": "integer", "id": True},
+        "status": {"type": "string", "default": "open"},
+        "done": {"type": "boolean", "default": False},
+        "weight": {"type": "number", "default": 1.5},
+        "n": {"type": "integer", "default": 7},
+        "opened": {"type": "date"},  # computed by the database: no default in the spec
+        "title": {"type": "string"},
+    }
+    Tickets = ds.discover_and_define()["Tickets"]
+    given = "2024-06-15T10:00:00+02:00"
+    made = Tickets.create([{"title": "a"}, {"title": "b", "opened": given}, {"status": "x"}])
+    assert [t.status for t in made] == ["open", "open", "x"]
+    assert [(t.done, t.weight, t.n) for t in made] == [(False, 1.5, 7)] * 3
+    assert all(t.opened is not None and t.opened.tzinfo is not None for t in made)
+    assert made[1].opened.isoformat() == "2024-06-15T08:00:00+00:00"
+    assert [t.to_dict() for t in Tickets.find()] == [t.to_dict() for t in made]
+    one = Tickets.create(title="c")
+    one.title = "d"
+    one.save()  # the defaulted values came back, so saving them is no NULL
+    assert Tickets.find_by_id(one.id).to_dict() == one.to_dict()
+
+
+def test_bulk_create_beyond_the_drivers_parameter_limit(sql_backend: Any) -> None:
+    """70 000 rows in one create (PostgreSQL's driver takes at most 65 535 parameters per
+    statement: the id check of a batch was one IN list and failed, found by bench sql);
+    explicit ids beyond SQLite's 32 766 variables; a duplicate is still found."""
+    ds = sql_backend.ds()
+    T = ds.define("T", {"v": "integer"})
+    made = T.create([{"v": i} for i in range(70_000)])
+    assert [m.id for m in made[:2]] + [made[-1].id] == [1, 2, 70_000]
+    given = T.create([{"id": 100_000 + i, "v": i} for i in range(40_000)])
+    assert given[-1].id == 139_999
+    with pytest.raises(ValidationError, match="duplicate id 100001: an existing row has it"):
+        T.create([{"v": 1}, {"id": 100_001, "v": 2}])
+    assert T.count() == 110_000

@@ -46,6 +46,23 @@ class DataAccess:
         return ds.connector
 
     @classmethod
+    def _nbr_writer(cls, what: str) -> Any:
+        """Return the connector for a write; SchemaError for a read-only model."""
+        definition = getattr(cls, "definition", None)
+        if definition is not None and definition.settings.get("read_only", False):
+            from .errors import SchemaError
+
+            table = definition.settings.get("table", definition.name)
+            raise SchemaError(
+                f"model {cls.model_name!r} is read-only (settings read_only=True; discovery "
+                f"sets it for a view or a table without a one-column primary key), so "
+                f"{what} cannot write to {table!r}; a view is not written through "
+                "nbregistry, a table is once it has a primary key (add one and discover it "
+                "again)"
+            )
+        return cls._nbr_connector()
+
+    @classmethod
     def create(cls, rows: Any = None, /, **data: Any) -> Any:
         """Create and store one row (``create(name=...)`` or ``create({...})``) or many.
 
@@ -54,7 +71,7 @@ class DataAccess:
         every failing property (of every row), including a duplicate id, TypeError for
         a non-dict row, PersistenceError if a file-backed store cannot be written.
         """
-        conn = cls._nbr_connector()
+        conn = cls._nbr_writer("create()")
         if rows is None:
             return conn.create(cls, [data], bulk=False)[0]
         if isinstance(rows, (list, tuple)):
@@ -126,12 +143,12 @@ class DataAccess:
         All-or-nothing: ValidationError (invalid value, unknown property of a strict
         model, an id change) writes nothing. FilterError, TypeError for a non-dict.
         """
-        return int(cls._nbr_connector().update_all(cls, where, data))
+        return int(cls._nbr_writer("update_all()").update_all(cls, where, data))
 
     @classmethod
     def destroy_all(cls, where: Mapping[str, Any] | None = None) -> int:
         """Delete the rows matching ``where`` (every row when None); return how many."""
-        return int(cls._nbr_connector().destroy_all(cls, where))
+        return int(cls._nbr_writer("destroy_all()").destroy_all(cls, where))
 
     @classmethod
     def to_frame(
@@ -161,12 +178,12 @@ class DataAccess:
 
         A new instance gets a generated id. Raises ValidationError (nothing written).
         """
-        type(self)._nbr_connector().save(self)
+        type(self)._nbr_writer("save()").save(self)
         return self
 
     def delete(self) -> bool:
         """Delete the stored row with this instance's id; return True if one was deleted."""
-        return bool(type(self)._nbr_connector().delete(self))
+        return bool(type(self)._nbr_writer("delete()").delete(self))
 
 
 def _row_data(cls: type[Any], row: Any, where: str) -> Mapping[str, Any]:

@@ -208,6 +208,36 @@ class Connector(abc.ABC):
         """Return the settings without secrets (safe to show or store)."""
         return {k: v for k, v in self.settings.items() if k not in self.secret_settings}
 
+    def describe(self) -> dict[str, str]:
+        """Return what displays show of the backend: ``{"connector": name, ...}``, no secret.
+
+        The browser and ``%registry`` show it. Keys beyond ``connector`` are the
+        connector's own; the built-in ones use ``database`` (a file or a database name),
+        ``schema``, ``host`` and ``user``. Values are str. The default names the connector.
+        """
+        return {"connector": self.name}
+
+    def record_counts(self, models: Sequence[type[Model]]) -> dict[str, int]:
+        """Return ``{model name: rows}`` of ``models``, for displays (one count per model).
+
+        Never reads a row and never creates a table: a missing table counts 0. Raises
+        the connector's errors (DataSourceConnectionError, ModelNotFoundError); the
+        default asks :meth:`count` once per model.
+        """
+        return {cls.model_name: self.count(cls) for cls in models}
+
+    def redact(self, text: str) -> str:
+        """Return ``text`` with every secret of this connector replaced by ``***``.
+
+        The displays pass error messages through it before showing them. The default
+        removes the values of :attr:`secret_settings` still present in ``settings``.
+        """
+        for key in self.secret_settings:
+            value = self.settings.get(key)
+            if isinstance(value, str) and value:
+                text = text.replace(value, "***")
+        return text
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 

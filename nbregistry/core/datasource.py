@@ -146,6 +146,13 @@ class DataSource(Owner):
                 )
         return out
 
+    def _writable(self, models: Any) -> list[type[Model]]:
+        """Return the classes named by ``models``; None: all but the read-only ones."""
+        found = self._model_list(models)
+        if models is None:
+            found = [c for c in found if not c.definition.settings.get("read_only", False)]
+        return found
+
     def ping(self) -> bool:
         """Check the connection to the database; return True. DataSourceConnectionError."""
         return bool(self.connector.ping())
@@ -153,17 +160,20 @@ class DataSource(Owner):
     def automigrate(self, models: Any = None) -> None:
         """Drop and recreate the tables of ``models`` (default all; rows are lost).
 
-        Raises TypeError for a connector without a database schema (memory),
-        ModelNotFoundError for an unknown name, DataSourceConnectionError.
+        Without ``models``, read-only models (views, tables without a primary key) are
+        left alone; naming one is a SchemaError. Raises TypeError for a connector without
+        a database schema (memory), ModelNotFoundError for an unknown name,
+        DataSourceConnectionError.
         """
-        self.connector.automigrate(self._model_list(models))
+        self.connector.automigrate(self._writable(models))
 
     def autoupdate(self, models: Any = None) -> None:
         """Create missing tables and add missing columns/indexes; never drops data.
 
+        Without ``models``, read-only models are left alone (naming one: SchemaError).
         Raises TypeError (memory connector), ModelNotFoundError, DataSourceConnectionError.
         """
-        self.connector.autoupdate(self._model_list(models))
+        self.connector.autoupdate(self._writable(models))
 
     def is_actual(self, models: Any = None) -> bool:
         """Return True when every table of ``models`` exists and fits its definition.
@@ -190,8 +200,12 @@ class DataSource(Owner):
 
         Model names are the PascalCase of table names (``order_items`` → ``OrderItems``),
         the real name kept in ``settings["table"]``; discovered models are strict (the
-        table has no ``_extra`` column). Raises TypeError (memory connector),
-        SchemaError for a missing table, DefinitionError for a name that cannot be a model.
+        table has no ``_extra`` column). A view or a table without a one-column primary
+        key (no ``id`` in its spec) is defined with ``read_only=True``: reads work (rows
+        ordered by every column when no ``order`` is given), writes raise SchemaError,
+        and the table is never created, migrated or altered. Raises TypeError (memory
+        connector), SchemaError for a missing table, DefinitionError for a name that
+        cannot be a model.
         """
         if tables is None:
             tables = [d["name"] for d in self.discover_model_definitions(schema)]
@@ -202,6 +216,8 @@ class DataSource(Owner):
         for table, spec in specs:
             name = _pascal(table)
             settings: dict[str, Any] = {"table": table, "id_injection": False, "strict": True}
+            if not any(isinstance(p, Mapping) and p.get("id") for p in spec.values()):
+                settings["read_only"] = True
             if schema is not None:
                 settings["schema"] = schema
             out[name] = self.define(name, spec, settings)

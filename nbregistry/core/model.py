@@ -63,7 +63,7 @@ def settings_dict(settings: Any, model_name: str) -> dict[str, Any]:
             "e.g. {'strict': True}"
         )
     out = dict(settings)
-    for key in ("strict", "id_injection"):
+    for key in ("strict", "id_injection", "read_only"):
         if key in out and not isinstance(out[key], bool):
             raise DefinitionError(
                 f"setting {key!r} of model {model_name!r} must be True or False, got {out[key]!r}"

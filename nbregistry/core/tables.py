@@ -30,9 +30,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MODEL_COLUMNS",
+    "OWNER_COLUMNS",
     "Table",
+    "connector_info",
+    "count_records",
+    "error_text",
     "headline",
     "headline_text",
+    "location_text",
+    "magic_models_table",
     "model_owner_label",
     "model_table",
     "model_text",
@@ -40,11 +46,13 @@ __all__ = [
     "models_table",
     "owner_label",
     "owner_table",
+    "owners_errors",
     "owners_table",
     "properties_frame",
     "properties_table",
     "properties_text",
     "property_rows",
+    "records_errors",
     "registry_table",
     "stats_frame",
     "stats_table",
@@ -219,14 +227,135 @@ def _model_summary(models: Iterable[type[Model]]) -> tuple[tuple[str, ...], list
     return ("model", "properties", "fingerprint"), rows
 
 
+# --- connectors and record counts ----------------------------------------------------------
+
+
+def connector_info(owner: Any) -> dict[str, str]:
+    """Return what displays show of an owner's connector (its ``describe()``), never a secret.
+
+    ``{}`` for an owner without a connector (an App, a ModelBuilder, None); else at least
+    ``{"connector": name}``, plus ``database``/``schema``/``host``/``user`` for SQL ones.
+    """
+    conn = getattr(owner, "connector", None)
+    if conn is None:
+        return {}
+    name = str(getattr(conn, "name", conn))
+    describe = getattr(conn, "describe", None)
+    if describe is None:
+        return {"connector": name}
+    try:
+        info = {str(k): str(v) for k, v in describe().items()}
+    except Exception as exc:  # a third-party describe() that fails must not break a display
+        return {"connector": name, "error": error_text(conn, exc)}
+    info.setdefault("connector", name)
+    return info
+
+
+def location_text(info: Mapping[str, str]) -> str:
+    """Return where the rows live, briefly: ``nbr_test/acme`` (database/schema), ``crm.db``.
+
+    A file shows its base name (the full path is in ``info["database"]``); ``""`` when the
+    connector names no database (the memory connector without a file).
+    """
+    import os
+
+    db = info.get("database", "")
+    schema = info.get("schema", "")
+    if schema:
+        return f"{db}/{schema}" if db else schema
+    if db and db != ":memory:" and ("/" in db or os.sep in db):
+        return os.path.basename(db)
+    return db
+
+
+def error_text(connector: Any, exc: BaseException) -> str:
+    """Return ``"ErrorType: message"`` on one line, passed through ``connector.redact``."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    redact = getattr(connector, "redact", None)
+    return redact(text) if redact is not None else text
+
+
+def count_records(models: Iterable[type[Model]]) -> dict[type[Model], int | str]:
+    """Return each model's row count, or the error text when its DataSource cannot count.
+
+    One ``connector.record_counts(...)`` call per DataSource (SQL: one SELECT of
+    COUNT(*)s; no row is read and no table created). A failure (an unreachable server)
+    gives every model of that DataSource the error text, secrets removed, instead of
+    raising. Anonymous models and models without a DataSource are left out.
+    """
+    groups: dict[int, tuple[Any, list[type[Model]]]] = {}
+    for cls in models:
+        ds = None if cls.anonymous else getattr(cls, "data_source", None)
+        if ds is None or getattr(ds, "connector", None) is None:
+            continue
+        groups.setdefault(id(ds), (ds, []))[1].append(cls)
+    out: dict[type[Model], int | str] = {}
+    for ds, group in groups.values():
+        conn = ds.connector
+        try:
+            counts = conn.record_counts(group)
+        except Exception as exc:  # shown instead of crashing the display
+            text = error_text(conn, exc)
+            for cls in group:
+                out[cls] = text
+            continue
+        for cls in group:
+            n = counts.get(cls.model_name)
+            if n is not None:
+                out[cls] = int(n)
+    return out
+
+
+def records_errors(counts: Mapping[type[Model], int | str]) -> dict[str, str]:
+    """Return ``{owner label: error text}`` of the DataSources that could not count."""
+    out: dict[str, str] = {}
+    for cls, value in counts.items():
+        if isinstance(value, str):
+            out.setdefault(owner_label(cls.data_source), value)
+    return out
+
+
+def _records_value(counts: Mapping[type[Model], int | str], cls: type[Model]) -> int | None:
+    value = counts.get(cls)
+    return value if isinstance(value, int) else None
+
+
+def magic_models_table(models: Iterable[type[Model]]) -> tuple[Table, dict[str, str]]:
+    """Return ``%registry models``' table and header: §11's columns plus ``records``.
+
+    The header names the connector and database/schema of each DataSource of the rows
+    (``{"DataSource 'pg'": "postgresql · nbr_test/acme"}``) and, under ``records
+    unavailable``, the errors of DataSources that could not count (their rows: <NA>).
+    """
+    models = list(models)
+    base = models_table(models)
+    counts = count_records(models)
+    rows = [(*row, _records_value(counts, cls)) for row, cls in zip(base.rows, models, strict=True)]
+    header: dict[str, str] = {}
+    for cls in models:
+        ds = None if cls.anonymous else getattr(cls, "data_source", None)
+        label = owner_label(ds)
+        if ds is None or label in header:
+            continue
+        info = connector_info(ds)
+        where = location_text(info)
+        header[label] = info.get("connector", "") + (f" · {where}" if where else "")
+    errors = records_errors(counts)
+    if errors:
+        header["records unavailable"] = "; ".join(f"{k}: {v}" for k, v in errors.items())
+    table = Table((*base.columns, "records"), rows, {**base.dtypes, "records": "Int64"}, base.index)
+    return table, header
+
+
 # --- owners, views, tenants ---------------------------------------------------------------
 
 
 def _owner_facts(owner: Any) -> tuple[tuple[str, Any], ...]:
     facts: list[tuple[str, Any]] = [("", owner.name), ("tenant", owner.tenant)]
-    conn = getattr(owner, "connector", None)
-    if conn is not None:
-        facts.append(("connector", getattr(conn, "name", conn)))
+    info = connector_info(owner)
+    for key in ("connector", "database", "schema", "host"):
+        if info.get(key):
+            facts.append((key, info[key]))
     return tuple(facts)
 
 
@@ -270,25 +399,63 @@ def tenant_table(treg: TenantRegistry) -> Table:
     )
 
 
+#: The columns of ``%registry owners``, in order.
+OWNER_COLUMNS = (
+    "tenant",
+    "owner",
+    "owner_type",
+    "connector",
+    "models",
+    "model_names",
+    "database",
+    "schema",
+    "records",
+)
+
+
 def owners_table(registry: ModelRegistry, codes: Sequence[str]) -> Table:
-    """Return one row per owner of the tenants ``codes``: type, connector and model names."""
+    """Return one row per owner of the tenants ``codes``: type, connector, models, records.
+
+    ``database``/``schema`` come from the connector's ``describe()`` (never a secret);
+    ``records`` sums the owner's counted models (<NA> when none can be counted or its
+    DataSource cannot count: :func:`owners_errors` gives the error texts).
+    """
+    return _owners(registry, codes)[0]
+
+
+def owners_errors(registry: ModelRegistry, codes: Sequence[str]) -> tuple[Table, dict[str, str]]:
+    """Return :func:`owners_table` and ``{owner label: error}`` of owners that cannot count."""
+    return _owners(registry, codes)
+
+
+def _owners(registry: ModelRegistry, codes: Sequence[str]) -> tuple[Table, dict[str, str]]:
+    owners = [(code, owner) for code in codes for owner in registry.owners(tenant=code)]
+    counts = count_records(cls for _, owner in owners for cls in owner.models.values())
     rows = []
-    for code in codes:
-        for owner in registry.owners(tenant=code):
-            conn = getattr(owner, "connector", None)
-            names = list(owner.models)
-            rows.append(
-                (
-                    code,
-                    owner.name,
-                    owner.owner_type,
-                    "" if conn is None else str(getattr(conn, "name", conn)),
-                    len(names),
-                    ", ".join(names),
-                )
+    for code, owner in owners:
+        info = connector_info(owner)
+        models = list(owner.models.values())
+        numbers = [counts[c] for c in models if c in counts]
+        records = (
+            sum(numbers)  # type: ignore[arg-type]
+            if numbers and all(isinstance(n, int) for n in numbers)
+            else None
+        )
+        rows.append(
+            (
+                code,
+                owner.name,
+                owner.owner_type,
+                info.get("connector", ""),
+                len(models),
+                ", ".join(owner.models),
+                info.get("database", ""),
+                info.get("schema", ""),
+                records,
             )
-    columns = ("tenant", "owner", "owner_type", "connector", "models", "model_names")
-    return Table(columns, rows, {"models": "int64"})
+        )
+    table = Table(OWNER_COLUMNS, rows, {"models": "int64", "records": "Int64"})
+    return table, records_errors(counts)
 
 
 # --- stats --------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ __all__ = [
     "OPERATORS",
     "ORDER_RE",
     "Scan",
+    "check_regexp_prop",
     "coerce_value",
     "compile_order",
     "compile_scan",
@@ -221,6 +222,25 @@ _REGEXP_RE = re.compile(r"/(.*)/([A-Za-z]*)", re.DOTALL)
 _REGEXP_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
 
 
+def check_regexp_prop(prop: PropertyDefinition | None, path: str) -> None:
+    """Check that ``regexp`` can match the property's values; FilterError naming it if not.
+
+    Strings, untyped values and arrays of strings (or of untyped values) qualify; on an
+    array, the pattern matches rows with an element it finds (LoopBack applies a
+    condition on an array to its elements), like ``{"tags": re.compile(...)}``.
+    """
+    if prop is None or not isinstance(prop.type, str) or prop.type in ("string", "any"):
+        return
+    if prop.type == "array":
+        items = prop.items
+        if items is None or (isinstance(items.type, str) and items.type in ("string", "any")):
+            return
+    raise FilterError(
+        f"{path}: a regular expression only matches string properties (or arrays of "
+        f"strings), and {prop.name!r} is {prop.describe()}"
+    )
+
+
 def parse_regexp(value: Any, path: str) -> re.Pattern[str]:
     """Return the pattern of a ``regexp`` operand (re.Pattern or "/pattern/flags"); FilterError."""
     if isinstance(value, re.Pattern):
@@ -312,12 +332,11 @@ def _operator(
         pos = _equals(get, coerce_value(prop, value, path), prop)
         return lambda row: not pos(row)
     if op == "regexp":
-        if prop is not None and isinstance(prop.type, str) and prop.type not in ("string", "any"):
-            raise FilterError(
-                f"{path}: a regular expression only matches string properties, and "
-                f"{prop.name!r} is {prop.describe()}"
-            )
+        check_regexp_prop(prop, path)
         rx = parse_regexp(value, path)
+        if prop is not None and prop.type == "array":
+            # as {"tags": re.compile(...)}: some element is a string the pattern finds
+            return _equals(get, rx, prop)
         return lambda row: isinstance(v := get(row), str) and rx.search(v) is not None
     if op in ("gt", "gte", "lt", "lte"):
         if value is None:

@@ -224,6 +224,13 @@ class MemoryConnector(Connector):
         """Return the backing file, or None for a purely in-memory store."""
         return self._path
 
+    def describe(self) -> dict[str, str]:
+        """Return ``{"connector": "memory"}``, plus ``"database"``: the backing file if any."""
+        out = {"connector": self.name}
+        if self._path is not None:
+            out["database"] = self._path
+        return out
+
     def bind(self, data_source: Any) -> None:
         """Remember the owning DataSource."""
         super().bind(data_source)

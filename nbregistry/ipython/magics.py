@@ -48,10 +48,16 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "tenants": ("tenants", "one row per tenant: models, named, anonymous, owners, times"),
     "models": (
         "models [-t TENANT | --all-tenants] [-o OWNER] [--anonymous | --named]",
-        "one row per model (default: the current tenant)",
+        "one row per model with its record count (default: the current tenant)",
     ),
-    "owners": ("owners [-t TENANT | --all-tenants]", "one row per owner with its model names"),
-    "show": ("show MODEL [-t TENANT]", "a model's properties, with owner, tenant, fingerprint"),
+    "owners": (
+        "owners [-t TENANT | --all-tenants]",
+        "one row per owner: connector, database/schema, model names, records",
+    ),
+    "show": (
+        "show MODEL [-t TENANT]",
+        "a model's properties, with owner, tenant, connector, records, fingerprint",
+    ),
     "find": (
         "find NAME | --structure JSON [-t TENANT]",
         "a model by name ('owner.Model' too; --all-tenants), or anonymous by structure",
@@ -235,9 +241,14 @@ def __getattr__(name: str) -> Any:
 
 
 def _models_frame(models: list[type[Model]]) -> pd.DataFrame:
-    """Return the ``to_frame()`` rows of ``models``, fingerprints shortened on screen only."""
+    """Return the ``to_frame()`` rows of ``models`` plus ``records``, fingerprints shortened.
+
+    The header names each DataSource's connector and database/schema, and the error of
+    any that could not count its records (never a secret).
+    """
+    table, header = _tables.magic_models_table(models)
     return _frames.header_frame(
-        _tables.models_frame(models), shorten={"fingerprint": _tables.SHORT_FINGERPRINT}
+        table.frame(), header, shorten={"fingerprint": _tables.SHORT_FINGERPRINT}
     )
 
 
@@ -460,17 +471,28 @@ class RegistryMagics(Magics, Configurable):
 
     def _cmd_owners(self, args: argparse.Namespace) -> pd.DataFrame:
         codes = self._known_tenant(args.tenant, all_tenants=self._all(args))
-        return _tables.owners_table(self.registry, codes).frame()
+        table, errors = _tables.owners_errors(self.registry, codes)
+        header = {"records unavailable": "; ".join(f"{k}: {v}" for k, v in errors.items())}
+        return _frames.header_frame(table.frame(), header if errors else None)
 
     def _cmd_show(self, args: argparse.Namespace) -> pd.DataFrame:
         codes = self._known_tenant(args.tenant) if args.tenant is not None else [None]
         cls = self.registry.get_model(args.model, tenant=codes[0])
-        header = {
+        header: dict[str, Any] = {
             "model": cls.model_name,
             "tenant": cls.tenant,
             "owner": _tables.owner_label(owner_of(cls)) or "(anonymous)",
             "fingerprint": cls.definition.fingerprint,
         }
+        ds = None if cls.anonymous else cls.data_source
+        info = _tables.connector_info(ds)
+        for key in ("connector", "host", "database", "schema"):
+            if info.get(key):
+                header[key] = info[key]
+        if ds is not None:
+            count = _tables.count_records([cls]).get(cls)
+            if count is not None:
+                header["records"] = count if isinstance(count, int) else f"unavailable: {count}"
         return _frames.header_frame(_tables.properties_frame(cls), header)
 
     def _cmd_find(self, args: argparse.Namespace) -> pd.DataFrame:

@@ -23,6 +23,7 @@ __all__ = ["COLUMN_DTYPES", "FRAME_DTYPES", "columns_frame", "frame", "header_fr
 #: The dtypes :func:`frame` accepts per column → what the column becomes.
 FRAME_DTYPES: dict[str, str] = {
     "int64": "64-bit integers",
+    "Int64": "64-bit integers with None → <NA> (pandas' nullable Int64)",
     "float64": "floats (None → NaN)",
     "bool": "booleans",
     "boolean": "nullable booleans (None → <NA>)",
@@ -38,6 +39,7 @@ COLUMN_DTYPES: dict[str, str] = {
     "bool": "bool",  # no None among the values
     "boolean": "bool",  # with None: pandas' nullable boolean
     "datetime": "datetime64[ns, UTC]",  # aware UTC datetimes (naive ones taken as UTC)
+    "datetime_iso": "datetime64[ns, UTC]",  # ISO-8601 text (naive taken as UTC), parsed here
     "str": "str",
     "object": "object",  # any value, stored as is (lists and dicts stay one cell)
 }
@@ -124,6 +126,8 @@ def columns_frame(
                 arr = np.empty(n, dtype=object)
                 arr[:] = col
                 built[name] = arr
+        elif dtype == "datetime_iso":
+            built[name] = _iso_column(col, n)
         elif dtype == "str":
             built[name] = col
         else:
@@ -140,6 +144,38 @@ def columns_frame(
         for name, (dtype, _) in columns.items():
             df[name] = df[name].astype(COLUMN_DTYPES[dtype])  # type: ignore[call-overload]
     return df
+
+
+def _iso_column(col: Sequence[Any], n: int) -> Any:
+    """Return ISO-8601 texts as a datetime64[ns, UTC] array (parsed in one vectorized pass).
+
+    A text outside the nanosecond range (or not ISO) makes the column hold datetime
+    objects instead (texts that do not parse stay as they are), as "datetime" does.
+    """
+    import contextlib
+    import datetime as dt
+
+    import numpy as np
+    import pandas as pd
+
+    try:
+        return pd.to_datetime(col, utc=True, format="ISO8601").as_unit("ns").array
+    except (ValueError, TypeError, OverflowError):
+        pass
+    parsed: list[Any] = []
+    for v in col:
+        if isinstance(v, str):
+            with contextlib.suppress(ValueError):
+                v = dt.datetime.fromisoformat(v)
+        if isinstance(v, dt.datetime) and v.tzinfo is None:
+            v = v.replace(tzinfo=dt.UTC)
+        parsed.append(v)
+    try:
+        return pd.to_datetime(parsed, utc=True).as_unit("ns").array
+    except (ValueError, TypeError, OverflowError):
+        arr = np.empty(n, dtype=object)
+        arr[:] = parsed
+        return arr
 
 
 _FRAME_CLASS: Any = None

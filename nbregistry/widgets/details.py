@@ -14,6 +14,7 @@ import ipywidgets as w
 
 from ..core.meta import owner_of
 from ..core.registry import ModelRegistry
+from ..core.tables import connector_info, count_records, owner_label, records_errors
 from .tree import OWNER_KIND, plural, record_count
 
 if TYPE_CHECKING:
@@ -48,14 +49,32 @@ def _short_fingerprint(fp: object) -> str:
     return text if len(text) <= FINGERPRINT_CHARS else text[:FINGERPRINT_CHARS] + "…"
 
 
-def _first_rows(cls: type[Model], n: int) -> pd.DataFrame | None:
+def _first_rows(cls: type[Model], n: int, records: int | str | None) -> pd.DataFrame | None:
     """Return the first ``n`` rows of a model as a DataFrame, or None without data."""
-    if not record_count(cls):
+    if not isinstance(records, int) or not records:
         return None
     try:
         return cls.to_frame(limit=n)
     except Exception:
         return None
+
+
+def _connector_facts(owner: Any) -> list[tuple[str, str]]:
+    """Return ``(label, html)`` of an owner's connector, database, schema and host."""
+    info = connector_info(owner)
+    return [
+        (key, f"<code>{escape(info[key])}</code>")
+        for key in ("connector", "database", "schema", "host")
+        if info.get(key)
+    ]
+
+
+def _errors_html(errors: dict[str, str]) -> str:
+    """Return the "records unavailable" lines of DataSources that could not count."""
+    return "".join(
+        f"<div class='nbr-error'>records unavailable for {escape(label)}: {escape(text)}</div>"
+        for label, text in errors.items()
+    )
 
 
 def _seconds(ts: float) -> pd.Timestamp:
@@ -73,10 +92,14 @@ class DetailsPane(w.HTML):
         self.frame: pd.DataFrame | None = None
         #: A model's first rows, when it has data (else None).
         self.rows: pd.DataFrame | None = None
+        #: ``{DataSource label: error text}`` of the DataSources shown that could not
+        #: count their records (an unreachable server); the pane shows these texts.
+        self.errors: dict[str, str] = {}
 
     def clear(self) -> None:
         """Show the hint and forget the frames."""
         self.frame = self.rows = None
+        self.errors = {}
         self.value = HINT
 
     def show_tenant(self, registry: ModelRegistry, code: str) -> None:
@@ -86,28 +109,32 @@ class DetailsPane(w.HTML):
         treg = registry.tenant_registry(code)
         models = [] if treg is None else treg.models()
         ts = registry.tenant_stats(code)
+        counts = count_records(models)
+        errors = records_errors(counts)
         data = {
             "models": 0 if ts is None else ts.models,
             "named models": 0 if ts is None else ts.named_models,
             "anonymous models": 0 if ts is None else ts.anonymous_models,
             "owners": 0 if ts is None else ts.owners,
             "unique structures": 0 if ts is None else ts.unique_structures,
-            "records": sum(record_count(c) or 0 for c in models),
+            "records": sum(n for n in counts.values() if isinstance(n, int)),
             "created at": None if ts is None else _seconds(ts.created_at),
             "last accessed": None if ts is None else _seconds(ts.last_accessed),
             "idle seconds": None if ts is None else round(ts.idle_seconds, 1),
         }
+        if errors:
+            data["records unavailable"] = "; ".join(f"{k}: {v}" for k, v in errors.items())
         frame = pd.DataFrame({"value": pd.Series(data, dtype=object)})
         frame.index.name = "tenant " + code
-        self.frame, self.rows = frame, None
-        self.value = f"<h4>Tenant <code>{escape(code)}</code></h4>{_frame_html(frame)}"
+        self.frame, self.rows, self.errors = frame, None, errors
+        self.value = (
+            f"<h4>Tenant <code>{escape(code)}</code></h4>{_frame_html(frame)}{_errors_html(errors)}"
+        )
 
     def show_owner(self, owner: Any, tenant: str) -> None:
-        """Show an owner's models; its name, type and connector once, in the title."""
+        """Show an owner's models; its name, type, connector and database once, in the title."""
         kind = OWNER_KIND.get(owner.owner_type, type(owner).__name__)
-        conn = getattr(owner, "connector", None)
-        name = escape(str(getattr(conn, "name", conn)))
-        facts = [] if conn is None else [f"connector <code>{name}</code>"]
+        facts = [f"{label} {value}" for label, value in _connector_facts(owner)]
         self._show_models(
             f"{kind} <code>{escape(owner.name)}</code>", facts, list(owner.models.values()), tenant
         )
@@ -127,13 +154,17 @@ class DetailsPane(w.HTML):
         frame = frame.set_index("model")[OWNER_COLUMNS]
         if pd.api.types.is_datetime64_any_dtype(frame["registered_at"]):
             frame["registered_at"] = frame["registered_at"].dt.floor("s")
-        counts = [record_count(c) for c in models]
+        found = count_records(models)
+        counts = [found.get(c) for c in models]
         if any(c is not None for c in counts):
-            frame["records"] = pd.array(counts, dtype="Int64")
-        self.frame, self.rows = frame, None
+            numbers = [c if isinstance(c, int) else None for c in counts]
+            frame["records"] = pd.array(numbers, dtype="Int64")
+        errors = records_errors(found)
+        self.frame, self.rows, self.errors = frame, None, errors
         facts = [*facts, f"tenant <code>{escape(tenant)}</code>", plural(len(models), "model")]
         self.value = (
             f"<h4>{title}</h4><div class='nbr-subtitle'>{' · '.join(facts)}</div>"
+            f"{_errors_html(errors)}"
             f"{_frame_html(frame, {'fingerprint': _short_fingerprint})}"
         )
 
@@ -154,15 +185,22 @@ class DetailsPane(w.HTML):
             ("owner", owner_txt),
             ("fingerprint", f"<code>{escape(cls.definition.fingerprint)}</code>"),
         ]
-        if records is not None:
+        ds = None if cls.anonymous else cls.data_source
+        facts += _connector_facts(ds)
+        self.errors = {}
+        if isinstance(records, int):
             facts.append(("records", str(records)))
+        elif isinstance(records, str):
+            text = f"<span class='nbr-error'>unavailable: {escape(records)}</span>"
+            facts.append(("records", text))
+            self.errors = {owner_label(ds): records}
         facts_html = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in facts)
         html = (
             f"<h4>Model <code>{escape(cls.model_name)}</code></h4>"
             f"<table class='nbr-facts'>{facts_html}</table>"
             f"<h5>Properties</h5>{_frame_html(frame)}"
         )
-        rows = _first_rows(cls, FIRST_ROWS)
+        rows = _first_rows(cls, FIRST_ROWS, records)
         if rows is not None:
             html += f"<h5>First rows</h5>{_frame_html(rows)}"
         self.frame, self.rows = frame, rows

@@ -38,6 +38,8 @@ CSS = """<style>
   padding: 2px 8px; line-height: 18px; text-align: left;
   border: none; border-bottom: 1px solid var(--jp-border-color2, #e0e0e0); }
 .nbr-browser .nbr-details .nbr-facts td { border: none; padding: 1px 12px 1px 0; }
+.nbr-browser .nbr-details .nbr-error { color: var(--jp-error-color1, #d32f2f);
+  margin: 0 0 6px 0; overflow-wrap: anywhere; }
 .nbr-browser .nbr-confirm-text { margin: 6px 0 2px 0; }
 .nbr-browser .nbr-confirm-buttons .jupyter-button { flex: 0 0 auto; min-width: max-content;
   overflow: visible; }

@@ -27,6 +27,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from ..core.registry import ModelRegistry, RegistryEvent
+from ..core.tables import connector_info, count_records, location_text
 from ..core.tenancy import validate_tenant
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ __all__ = [
     "check_positive",
     "property_table_html",
     "record_count",
+    "records_text",
 ]
 
 PAGE_SIZE = 100  # children shown per node before a "more" row
@@ -65,14 +67,22 @@ def check_positive(label: str, value: object) -> int:
     return value
 
 
-def record_count(cls: type[Model]) -> int | None:
-    """Return the model's row count, or None when it has no DataSource or cannot count."""
-    if cls.anonymous or cls.data_source is None:
-        return None
-    try:
-        return cls.count()
-    except Exception:  # connector without data access, model no longer registered, ...
-        return None
+def record_count(cls: type[Model]) -> int | str | None:
+    """Return the model's row count, the error text (no secret) when its DataSource cannot
+    count (an unreachable server), or None when it has no DataSource (anonymous models).
+
+    Counting reads no row and creates no table (``Connector.record_counts``).
+    """
+    return count_records([cls]).get(cls)
+
+
+def records_text(records: int | str | None) -> str:
+    """Return a model row's record part: ``" · 3 records"``, ``" · records unavailable"``."""
+    if isinstance(records, int):
+        return f" · {plural(records, 'record')}"
+    if isinstance(records, str):
+        return " · records unavailable"
+    return ""
 
 
 def property_table_html(cls: type[Model]) -> str:
@@ -187,6 +197,9 @@ class TreeModel:
         # tenant codes with registry events not yet applied (None: a global event).
         self.dirty: set[str | None] = set()
         self.pending_clear = False  # the registry was cleared since the last apply
+        # parent node key → (record counts of its first page of models, the classes asked
+        # about): one count per DataSource per page, not per row; dropped on re-sync.
+        self._counts: dict[Key, tuple[dict[Any, int | str], set[int]]] = {}
         self.sync(None)
 
     # --- settings ---------------------------------------------------------------------
@@ -262,6 +275,7 @@ class TreeModel:
     def _sync_children(self, node: Node) -> None:
         """Bring a built subtree in line with the registry; keep unchanged nodes."""
         node.text = None
+        self._counts.pop(node.key, None)
         if node.children is None:
             return
         old = node.children
@@ -295,6 +309,8 @@ class TreeModel:
     def sync(self, dirty: Iterable[str | None] | None) -> None:
         """Re-sync the tenant nodes (all when ``dirty`` is None) and the search matches."""
         todo = None if dirty is None else set(dirty)
+        if todo is None:
+            self._counts.clear()
         new: dict[str, Node] = {}
         for code in self.tenant_codes():
             node = self.roots.pop(code, None)
@@ -312,6 +328,7 @@ class TreeModel:
 
     def reset(self) -> None:
         """Drop every node (all are discarded) and rebuild the tenant rows."""
+        self._counts.clear()
         roots, self.roots = self.roots, {}
         for node in roots.values():
             self.discard(node)
@@ -319,6 +336,7 @@ class TreeModel:
 
     def clear(self) -> None:
         """Drop every node without rebuilding (the owner is closing)."""
+        self._counts.clear()
         roots, self.roots = self.roots, {}
         for node in roots.values():
             self.discard(node)
@@ -500,9 +518,10 @@ class TreeModel:
         if node.kind == "owner":
             owner = node.obj
             kind = OWNER_KIND.get(owner.owner_type, type(owner).__name__)
-            conn = getattr(owner, "connector", None)
-            if conn is not None:
-                kind += f" · {getattr(conn, 'name', conn)}"
+            info = connector_info(owner)
+            if info:
+                where = location_text(info)
+                kind += f" · {info['connector']}" + (f" · {where}" if where else "")
             return f"{node.name}   [{kind}] {plural(len(owner.models), 'model')}"
         if node.kind == "group":
             return f"{GROUPS[node.obj]}   {plural(len(self.group_models(node)), 'model')}"
@@ -510,10 +529,22 @@ class TreeModel:
         text = f"{node.name}   {plural(len(cls.definition.properties), 'property')}"
         if cls.anonymous:
             text += " · anonymous"
-        records = record_count(cls)
-        if records is not None:
-            text += f" · {plural(records, 'record')}"
-        return text
+        return text + records_text(self.record_count(node))
+
+    def record_count(self, node: Node) -> int | str | None:
+        """Return a model node's record count (or error text), counted with its page."""
+        parent = node.parent
+        cls = node.obj
+        if parent is None or parent.children is None:
+            return record_count(cls)
+        cached = self._counts.get(parent.key)
+        if cached is None or id(cls) not in cached[1]:
+            page = [c.obj for c in list(parent.children.values())[: parent.limit]]
+            page = [c for c in page if c is not None]
+            if cls not in page:
+                page.append(cls)
+            cached = self._counts[parent.key] = (count_records(page), {id(c) for c in page})
+        return cached[0].get(cls)
 
     def rows(self) -> Rows:
         """Lay out the visible rows (paging per node, at most ``max_rows`` in all)."""

@@ -24,6 +24,7 @@ from typing import Any
 __all__ = [
     "KINDS",
     "column_kind",
+    "compile_encoder",
     "date_text",
     "decoder",
     "encode_value",
@@ -208,6 +209,106 @@ def _plain_json(value: Any, path: str, errors: Errors, pg: bool) -> Any:
     return None
 
 
+# --- compiled encoders (the bulk create path) ----------------------------------------------
+
+Encode = Callable[[Any, str, Errors], Any]
+
+
+def compile_encoder(prop: Any, pg: bool) -> Encode:
+    """Return ``enc(value, path, errors)``: :func:`encode_value` specialised for one property.
+
+    Same results and errors as ``encode_value(prop, value, path, errors, pg)`` for a
+    validated, non-None value, with the property's type decided once instead of per value.
+    """
+    kind = column_kind(prop)
+    if kind == "string":
+
+        def enc_str(v: Any, path: str, errors: Errors) -> Any:
+            if v.isascii() and not (pg and "\x00" in v):
+                return v
+            _check_text(v, path, errors, pg)
+            return v
+
+        return enc_str
+    if kind == "integer":
+
+        def enc_int(v: Any, path: str, errors: Errors) -> Any:
+            if INT_MIN <= v <= INT_MAX:
+                return v
+            _check_int(v, path, errors)
+            return v
+
+        return enc_int
+    if kind == "number":
+
+        def enc_num(v: Any, path: str, errors: Errors) -> Any:
+            if type(v) is float and v == v:  # not NaN
+                return v
+            return encode_value(prop, v, path, errors, pg)
+
+        return enc_num
+    if kind == "boolean":
+        return lambda v, path, errors: v
+    if kind == "date":
+
+        def enc_date(v: Any, path: str, errors: Errors) -> Any:
+            if type(v) is _dt.datetime and v.tzinfo is UTC:
+                # isoformat of an aware UTC datetime is date_text's fixed-width text
+                return v if pg else v.isoformat(timespec="microseconds")
+            return encode_value(prop, v, path, errors, pg)
+
+        return enc_date
+    if kind == "buffer":
+        return lambda v, path, errors: v if type(v) is bytes else bytes(v)
+    if _plain_prop(prop):
+        # untyped JSON (object, any, arrays of scalars): a value that needs no change and
+        # has nothing to report is stored as it is; anything else takes the checked path
+        return lambda v, path, errors: v if _json_ok(v, pg) else _json(prop, v, path, errors, pg)
+    return lambda v, path, errors: _json(prop, v, path, errors, pg)
+
+
+def _plain_prop(prop: Any) -> bool:
+    """Return True when a property's JSON form is its plain value (no date, bytes, model)."""
+    while prop is not None:
+        t = prop.type
+        if not isinstance(t, str) or t in ("date", "buffer"):
+            return False
+        prop = prop.items if t == "array" else None
+    return True
+
+
+def _json_ok(v: Any, pg: bool) -> bool:
+    """Return True when ``v`` is JSON that every check of :func:`_plain_json` passes."""
+    t = type(v)
+    if t is str:
+        return (v.isascii() or _encodable(v)) and not (pg and "\x00" in v)
+    if t is int:
+        return INT_MIN <= v <= INT_MAX
+    if t is float:
+        return v == v and v not in (math.inf, -math.inf)
+    if v is None or t is bool:
+        return True
+    if t is list:
+        return all(_json_ok(x, pg) for x in v)
+    if t is dict:
+        return all(
+            type(k) is str
+            and (k.isascii() or _encodable(k))
+            and not (pg and "\x00" in k)
+            and _json_ok(x, pg)
+            for k, x in v.items()
+        )
+    return False
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 # --- decoding ---------------------------------------------------------------------------
 
 Decode = Callable[[Any], Any]
@@ -224,12 +325,24 @@ def _parse_date(value: Any) -> Any:
     return value
 
 
+def _iso_utc(value: Any) -> Any:
+    """Return SQLite's ISO date text as an aware UTC datetime (text without an offset,
+    as tables made by someone else hold it, is UTC; text that does not parse stays)."""
+    if value is None:
+        return None
+    try:
+        d = _dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return value
+    return d if d.tzinfo is UTC else to_utc(d)
+
+
 def decoder(prop: Any, kind: str, pg: bool) -> Decode | None:
     """Return the function turning a column value into the stored form (None: as is)."""
     if kind == "date":
         if pg:
             return lambda v: None if v is None else to_utc(v)
-        return lambda v: None if v is None else _dt.datetime.fromisoformat(v)
+        return _iso_utc
     if kind == "buffer":
         return lambda v: None if v is None else bytes(v)
     if kind == "number":  # NUMERIC columns of discovered tables come back as Decimal

@@ -37,6 +37,7 @@ from ...core.errors import FilterError
 from ..filters import (
     OPERATORS,
     ORDER_RE,
+    check_regexp_prop,
     coerce_value,
     order_terms,
     parse_regexp,
@@ -64,13 +65,28 @@ class TableInfo:
     kinds: dict[str, str]
     # the id property's name (None for a model without one).
     id_name: str | None
-    # the primary-key column: the id, or the hidden ``_nbr_rowid`` of an id-less model.
-    key: sa.Column[Any]
+    # the primary-key column: the id, or the hidden ``_nbr_rowid`` of an id-less model;
+    # None for a read-only model without an id (a view, a table without a primary key).
+    key: sa.Column[Any] | None
     # the ``_extra`` JSON column of a non-strict model (None when strict).
     extra: sa.Column[Any] | None
     # property name → decoder of its column value (None: taken as is).
     decoders: dict[str, Any] = field(default_factory=dict)
     ensured: bool = False
+    # settings read_only=True: never created, migrated or written (someone else's table).
+    read_only: bool = False
+    # SQLite: the key column is the table's rowid (INTEGER PRIMARY KEY of a rowid table),
+    # so a batch inserted in one write transaction gets consecutive keys (set at ensure).
+    rowid_key: bool = False
+    # property name → its compiled encoder (codec.compile_encoder), the id excepted.
+    encoders: dict[str, Any] = field(default_factory=dict)
+    # (property name, kind) of the columns whose written value needs converting back to
+    # the instance form (dates to UTC datetimes, numbers to floats, buffers to bytes).
+    fixes: tuple[tuple[str, str], ...] = ()
+    # columns of the real table with a default of the database's own (someone else's
+    # table: now(), 'open', ...): an insert leaves such a column out when its value is
+    # None, so the database applies its default (set at ensure; empty for our tables).
+    server_defaults: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -347,10 +363,43 @@ class Compiler:
             == 1
         )
 
+    def _contains_match(self, r: _Ref, rx: re.Pattern[str], path: str) -> Any:
+        """Return: the array at ``r`` has a string element that ``rx`` finds (as memory)."""
+        if r.where == "none":
+            return _FALSE
+        if self.pg:
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            are, insensitive = pg_regex(rx, path)
+            arr = self.jvalue(r, path)
+            elem = sa.func.jsonb_array_elements(arr).table_valued(sa.column("value", JSONB))
+            text = elem.c.value.op("#>>", return_type=sa.Text)(sa.literal([], sa.ARRAY(sa.Text)))
+            found = (
+                sa.select(sa.literal(1))
+                .select_from(elem)
+                .where(
+                    sa.func.jsonb_typeof(elem.c.value) == "string",
+                    text.op("~*" if insensitive else "~")(are),
+                )
+                .exists()
+            )
+            return sa.case((sa.func.jsonb_typeof(arr) == "array", found), else_=_FALSE)
+        return (
+            sa.func.coalesce(
+                sa.func.nbr_json_any_regexp(
+                    rx.pattern, rx.flags, self.jtype(r, path), self.jtext(r, path)
+                ),
+                0,
+            )
+            == 1
+        )
+
     def eq(self, r: _Ref, value: Any, path: str, contains: bool = True) -> Any:
         if value is None:
             return self.is_null(r, path)
         if isinstance(value, re.Pattern):
+            if contains and self._is_array(r):
+                return self._contains_match(r, value, path)
             return self.search(r, value, path)
         if r.where == "none":
             return _FALSE
@@ -506,18 +555,10 @@ class Compiler:
             pos = self.like(r, value, path, ignore_case=op in ("ilike", "nilike"))
             return sa.not_(pos) if op in ("nlike", "nilike") else pos
         if op == "regexp":
+            check_regexp_prop(prop, path)
             rx = parse_regexp(value, path)
-            if (
-                prop is not None
-                and isinstance(prop.type, str)
-                and prop.type
-                not in (
-                    "string",
-                    "any",
-                    "array",
-                )
-            ):
-                raise FilterError(f"{path}: a regular expression only matches string properties")
+            if self._is_array(r):
+                return self._contains_match(r, rx, path)
             return self.search(r, rx, path)
         raise FilterError(f"{path}: unknown operator {op!r}")  # pragma: no cover
 
@@ -556,7 +597,20 @@ class Compiler:
                 for expr in self._order_keys(r, where_path):
                     out.append(expr.is_(None))
                     out.append(expr.desc() if desc else expr.asc())
-        out.append(self.info.key.asc())
+        key = self.info.key
+        if key is not None:
+            out.append(key.asc())
+            return out
+        # a read-only model without a key: ties broken by every column, in order, so the
+        # order is still deterministic (rows equal in every column are indistinguishable)
+        # (JSON columns excepted: PostgreSQL's json type has no ordering)
+        for name, col in self.info.columns.items():
+            kind = self.info.kinds.get(name)
+            if kind == "json":
+                continue
+            text = kind == "string" and self.pg
+            out.append(col.is_(None))
+            out.append((col.collate("C") if text else col).asc())
         return out
 
     def _order_keys(self, r: _Ref, path: str) -> list[Any]:

@@ -27,6 +27,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime as _datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
@@ -46,7 +47,16 @@ from ...core.model import check_value
 from ...core.tenancy import GLOBAL_TENANT
 from ..filters import like_regex, parse_fields, parse_limit, parse_skip
 from . import engines
-from .codec import INT_MAX, INT_MIN, column_kind, decoder, encode_value, to_utc
+from .codec import (
+    INT_MAX,
+    INT_MIN,
+    UTC,
+    column_kind,
+    compile_encoder,
+    decoder,
+    encode_value,
+    to_utc,
+)
 from .codec import _plain_json as plain_json
 from .compiler import Compiler, TableInfo
 
@@ -251,7 +261,8 @@ class SQLConnector(Connector):
             columns[pname] = col
             kinds[pname] = kind
             cols.append(col)
-        if key is None:
+        read_only = bool(definition.settings.get("read_only", False))
+        if key is None and not read_only:
             key = self._key_column("_nbr_rowid")
             cols.insert(0, key)
         extra = None
@@ -276,8 +287,27 @@ class SQLConnector(Connector):
                 *[table.c[p] for p in idx.props],
                 unique=idx.unique,
             )
-        decoders = {n: decoder(definition.properties[n], k, self.pg) for n, k in kinds.items()}
-        return TableInfo(cls, table, columns, kinds, id_name, key, extra, decoders)
+        props = definition.properties
+        decoders = {n: decoder(props[n], k, self.pg) for n, k in kinds.items()}
+        encoders = {n: compile_encoder(props[n], self.pg) for n in kinds if not props[n].id}
+        fixes = tuple(
+            (n, k)
+            for n, k in kinds.items()
+            if k in ("date", "buffer") or (k == "number" and not columns[n].primary_key)
+        )
+        return TableInfo(
+            cls,
+            table,
+            columns,
+            kinds,
+            id_name,
+            key,
+            extra,
+            decoders,
+            read_only=read_only,
+            encoders=encoders,
+            fixes=fixes,
+        )
 
     def _info(self, cls: type[Model], *, check: bool = True) -> TableInfo:
         """Return the table of ``cls``, created if missing; ModelNotFoundError, SchemaError."""
@@ -303,6 +333,14 @@ class SQLConnector(Connector):
                 info.ensured = True
             return info
 
+    def table(self, cls: type[Model]) -> sa.Table:
+        """Return the SQLAlchemy Table holding a model's rows (created if missing).
+
+        For SQL of your own (Core, ``pandas.read_sql``) on the same table. Raises
+        ModelNotFoundError, SchemaError, DataSourceConnectionError.
+        """
+        return self._info(cls).table
+
     def _create(self, conn: Connection, table: sa.Table) -> None:
         """CREATE SCHEMA/TABLE IF NOT EXISTS (retried once: concurrent creators may race)."""
         for attempt in (0, 1):
@@ -319,18 +357,40 @@ class SQLConnector(Connector):
                     raise
 
     def _present_columns(self, conn: Connection, table: sa.Table) -> list[str] | None:
+        found = self._reflect_columns(conn, table)
+        return None if found is None else list(found)
+
+    def _reflect_columns(self, conn: Connection, table: sa.Table) -> dict[str, Any] | None:
+        """Return ``{column name: reflected column}`` of the real table, None if missing."""
         insp = sa.inspect(conn)
         if not insp.has_table(table.name, schema=table.schema):
             return None
-        return [c["name"] for c in insp.get_columns(table.name, schema=table.schema)]
+        return {c["name"]: c for c in insp.get_columns(table.name, schema=table.schema)}
+
+    def _note_defaults(self, info: TableInfo, reflected: Mapping[str, Any]) -> None:
+        """Remember the real table's database-side defaults (not the key's own sequence)."""
+        key = None if info.key is None else info.key.name
+        info.server_defaults = frozenset(
+            name
+            for name, col in reflected.items()
+            if col.get("default") is not None and name != key and name in info.table.c
+        )
 
     def _ensure(self, conn: Connection, info: TableInfo) -> None:
         table = info.table
+        if info.read_only:
+            self._check_read_only(conn, info)
+            return
         self._create(conn, table)
-        present = self._present_columns(conn, table) or []
+        reflected = self._reflect_columns(conn, table) or {}
+        present = list(reflected)
+        self._note_defaults(info, reflected)
         missing = [c.name for c in table.columns if c.name not in present]
-        if info.key.name in present:
+        if info.key is not None and info.key.name in present:
             self._sync_sequence(conn, info)
+            info.rowid_key = self._is_rowid_key(conn, info)
+        else:
+            info.rowid_key = False
         if missing:
             raise SchemaError(
                 f"table {self._table_label(table)} of model {info.cls.model_name!r} lacks "
@@ -339,13 +399,54 @@ class SQLConnector(Connector):
                 "the rows), or set settings={'table': ...} to use another table"
             )
 
+    def _is_rowid_key(self, conn: Connection, info: TableInfo) -> bool:
+        """Return True when the key column is SQLite's rowid (INTEGER PRIMARY KEY, rowid table)."""
+        return False
+
+    def _check_read_only(self, conn: Connection, info: TableInfo) -> None:
+        """Check that a read-only model's table or view exists with its columns; SchemaError.
+
+        Nothing is created: the table belongs to someone else.
+        """
+        table = info.table
+        insp = sa.inspect(conn)
+        names = set(insp.get_table_names(schema=table.schema))
+        names |= set(insp.get_view_names(schema=table.schema))
+        if table.name not in names:
+            raise SchemaError(
+                f"model {info.cls.model_name!r} is read-only, and its table or view "
+                f"{self._table_label(table)} does not exist in {self._where}; nbregistry "
+                "never creates the tables of read-only models: create it, or define the "
+                "model without settings read_only"
+            )
+        present = {c["name"] for c in insp.get_columns(table.name, schema=table.schema)}
+        missing = [c.name for c in table.columns if c.name not in present]
+        if missing:
+            raise SchemaError(
+                f"table or view {self._table_label(table)} of read-only model "
+                f"{info.cls.model_name!r} lacks column(s) {', '.join(map(repr, missing))}; "
+                "discover it again (ds.discover_and_define) to follow its columns"
+            )
+
+    def _refuse_read_only(self, infos: Sequence[TableInfo], what: str) -> None:
+        """Raise SchemaError naming the read-only models among ``infos`` (nothing done)."""
+        names = [i.cls.model_name for i in infos if i.read_only]
+        if names:
+            raise SchemaError(
+                f"{what} does not touch read-only models (views and tables without a "
+                f"primary key belong to someone else): {', '.join(map(repr, names))}; "
+                "leave them out of models=, or define them without settings read_only"
+            )
+
     def _sync_sequence(self, conn: Connection, info: TableInfo) -> None:
         """Advance a PostgreSQL id sequence past the ids already in the table.
 
         A table filled by someone else may hold ids its sequence never gave out; without
         this the next generated id could collide (SQLite's AUTOINCREMENT needs nothing).
         """
-        if not self.pg or info.kinds.get(info.key.name, "integer") != "integer":
+        if info.key is None or not self.pg:
+            return
+        if info.kinds.get(info.key.name, "integer") != "integer":
             return
         highest = conn.execute(sa.select(sa.func.max(info.key))).scalar()
         if isinstance(highest, int):
@@ -357,16 +458,20 @@ class SQLConnector(Connector):
     def automigrate(self, models: Sequence[type[Model]]) -> None:
         """Drop and recreate the tables of ``models`` (rows lost); DataSourceConnectionError."""
         infos = [self._info(cls, check=False) for cls in models]
+        self._refuse_read_only(infos, "automigrate()")
         with self._tx() as conn:
             for info in infos:
                 conn.execute(sa.schema.DropTable(info.table, if_exists=True))
                 self._create(conn, info.table)
+                info.server_defaults = frozenset()  # our own table: no database defaults
+                info.rowid_key = self._is_rowid_key(conn, info)
         for info in infos:
             info.ensured = True
 
     def autoupdate(self, models: Sequence[type[Model]]) -> None:
         """Create missing tables and add missing columns (never drops data)."""
         infos = [self._info(cls, check=False) for cls in models]
+        self._refuse_read_only(infos, "autoupdate()")
         with self._tx() as conn:
             for info in infos:
                 self._create(conn, info.table)
@@ -383,6 +488,8 @@ class SQLConnector(Connector):
                         )
                     )
                 self._sync_sequence(conn, info)
+                self._note_defaults(info, self._reflect_columns(conn, info.table) or {})
+                info.rowid_key = self._is_rowid_key(conn, info)
         for info in infos:
             info.ensured = True
 
@@ -391,6 +498,12 @@ class SQLConnector(Connector):
         infos = [self._info(cls, check=False) for cls in models]
         with self._tx() as conn:
             for info in infos:
+                if info.read_only:
+                    try:
+                        self._check_read_only(conn, info)
+                    except SchemaError:
+                        return False
+                    continue
                 present = self._present_columns(conn, info.table)
                 if present is None or any(c.name not in present for c in info.table.columns):
                     return False
@@ -457,6 +570,10 @@ class SQLConnector(Connector):
                 prop["id"] = True
             elif not col.get("nullable", True) and col.get("default") is None:
                 prop["required"] = True
+            if not is_id and col.get("default") is not None:
+                found, value = _literal_default(str(col["default"]), prop["type"])
+                if found:
+                    prop["default"] = value
             if name in single and not is_id:
                 prop["index"] = {"unique": True} if single[name] else True
             spec[name] = prop
@@ -468,20 +585,20 @@ class SQLConnector(Connector):
         self, info: TableInfo, values: Row, prefix: str, errors: list[tuple[str, str]]
     ) -> Row:
         """Return the column values of a validated row (extras into ``_extra``)."""
-        props = info.cls.definition.properties
+        encoders = info.encoders
+        id_name = info.id_name
         out: Row = {}
         extras: Row = {}
         for k, v in values.items():
-            prop = props.get(k)
-            if prop is None:
+            enc = encoders.get(k)
+            if enc is not None:
+                out[k] = None if v is None else enc(v, prefix + k, errors)
+            elif k == id_name:
+                if v is not None:
+                    prop = info.cls.definition.properties[k]
+                    out[k] = self._encode_id(info, prop, v, f"{prefix}{k}", errors)
+            else:
                 extras[k] = plain_json(v, f"{prefix}{k}", errors, self.pg)
-                continue
-            if prop.id:
-                if v is None:
-                    continue
-                out[k] = self._encode_id(info, prop, v, f"{prefix}{k}", errors)
-                continue
-            out[k] = encode_value(prop, v, f"{prefix}{k}", errors, self.pg)
         if info.extra is not None:
             for k in extras:
                 if self.pg and "\x00" in k:
@@ -506,15 +623,17 @@ class SQLConnector(Connector):
     def _stored(self, info: TableInfo, values: Row, cols: Row) -> Row:
         """Return the instance form of a written row (dates in UTC, numbers as floats)."""
         out = dict(values)
-        for k, kind in info.kinds.items():
+        for k, kind in info.fixes:
             v = out.get(k)
             if v is None:
                 continue
             if kind == "date":
-                out[k] = to_utc(v)
-            elif kind == "number" and k in cols and not info.columns[k].primary_key:
-                out[k] = float(v)
-            elif kind == "buffer":
+                if type(v) is not _datetime or v.tzinfo is not UTC:
+                    out[k] = to_utc(v)
+            elif kind == "number":
+                if type(v) is not float:
+                    out[k] = float(v)
+            elif type(v) is not bytes:
                 out[k] = bytes(v)
         if info.id_name is not None and out.get(info.id_name) is None:
             out[info.id_name] = cols.get(info.id_name)
@@ -544,29 +663,45 @@ class SQLConnector(Connector):
         include: list[str] | None,
         exclude: frozenset[str],
     ) -> list[Row]:
-        """Turn fetched tuples (key, *names, [_extra]) into stored-form dicts."""
-        decs = [info.decoders.get(n) for n in names]
-        pairs = list(zip(names, decs, strict=True))
-        out: list[Row] = []
+        """Turn fetched tuples (key, *names, [_extra]) into stored-form dicts.
+
+        Column by column: each column is decoded in one comprehension (columns without a
+        decoder are taken as they are), then every row's dict is zipped at C speed.
+        """
+        if not rows:
+            return []
         n = len(names)
-        props = info.cls.definition.properties
-        for row in rows:
-            d: Row = {}
-            for i, (name, dec) in enumerate(pairs, 1):
-                v = row[i]
-                d[name] = v if v is None or dec is None else dec(v)
-            if need_extra:
-                extra = row[n + 1]
-                if extra:
-                    if include is not None:
-                        for k in include:
-                            if k not in props and k in extra:
-                                d[k] = extra[k]
-                    else:
-                        for k, v in extra.items():
-                            if k not in exclude:
-                                d[k] = v
-            out.append(d)
+        columns = list(zip(*rows, strict=True))
+        decoded: list[Any] = []
+        kinds = info.kinds
+        for i, name in enumerate(names, 1):
+            col = columns[i]
+            kind = kinds[name]
+            if kind == "number":  # REAL/DOUBLE are floats already; NUMERIC gives Decimal
+                col = [v if v is None or type(v) is float else float(v) for v in col]
+            else:
+                dec = info.decoders.get(name)
+                if dec is not None:
+                    col = [None if v is None else dec(v) for v in col]
+            decoded.append(col)
+        out: list[Row] = (
+            [dict(zip(names, vals, strict=True)) for vals in zip(*decoded, strict=True)]
+            if n
+            else [{} for _ in rows]
+        )
+        if need_extra:
+            props = info.cls.definition.properties
+            for d, extra in zip(out, columns[n + 1], strict=True):
+                if not extra:
+                    continue
+                if include is not None:
+                    for k in include:
+                        if k not in props and k in extra:
+                            d[k] = extra[k]
+                else:
+                    for k, v in extra.items():
+                        if k not in exclude:
+                            d[k] = v
         return out
 
     def _select(
@@ -586,7 +721,7 @@ class SQLConnector(Connector):
         lim = parse_limit(limit, "limit")
         off = parse_skip(skip, offset)
         names, need_extra = self._columns_for(info, include, exclude)
-        cols: list[Any] = [info.key] + [info.columns[n] for n in names]
+        cols: list[Any] = [_lead(info)] + [info.columns[n] for n in names]
         if need_extra:
             cols.append(info.extra)
         stmt = sa.select(*cols).where(pred).order_by(*order_by)
@@ -675,11 +810,13 @@ class SQLConnector(Connector):
         if not ok:
             return None
         names, need_extra = self._columns_for(info, None, frozenset())
-        cols: list[Any] = [info.key] + [info.columns[n] for n in names]
+        key = info.key
+        assert key is not None  # a model with an id has a key column
+        cols: list[Any] = [key] + [info.columns[n] for n in names]
         if need_extra:
             cols.append(info.extra)
         with self._tx() as conn:
-            rows = conn.execute(sa.select(*cols).where(info.key == value)).all()
+            rows = conn.execute(sa.select(*cols).where(key == value)).all()
         if not rows:
             return None
         d = self._decode_rows(info, rows, names, need_extra, None, frozenset())[0]
@@ -706,15 +843,79 @@ class SQLConnector(Connector):
         *,
         offset: Any = None,
     ) -> pd.DataFrame:
-        """Return the matching rows as a DataFrame (ids as index, typed columns)."""
-        from ..memory import rows_frame
+        """Return the matching rows as a DataFrame (ids as index, typed columns).
+
+        One compiled SELECT; the fetched tuples are turned into columns and each column
+        converted in one pass by :func:`nbregistry.render.frames.columns_frame` (SQLite's
+        ISO date text parsed by pandas, vectorized), with the memory connector's dtypes:
+        integer → Int64, number → float64, boolean → bool (boolean with NULLs), date →
+        datetime64[ns, UTC], string → str, others → object (plain dicts and lists).
+        A read-only model without a key gets a RangeIndex. FilterError, SchemaError.
+        """
+        from ...render.frames import columns_frame
 
         include, exclude = parse_fields(cls, fields)
-        info, keys, rows = self._fetch(cls, where, order, limit, skip, fields, offset)
+        info = self._info(cls)
+        stmt, names, need_extra = self._select(
+            info, where, order, limit, skip, offset, include, exclude
+        )
+        with self._tx() as conn:
+            rows = conn.execute(stmt).all()
+        n = len(rows)
+        width = 1 + len(names) + need_extra
+        raw: list[Any] = [list(c) for c in zip(*rows, strict=True)] if n else [[]] * width
+        keys: Any = list(raw[0]) if info.key is not None else range(n)
         props = cls.definition.properties
-        extras = {k: None for r in rows for k in r if k not in props}
-        shim = _FrameTable(cls, info.id_name, extras)
-        return rows_frame(shim, keys, rows, include, exclude)  # type: ignore[arg-type]
+        id_name = info.id_name
+        declared = {name: raw[i] for i, name in enumerate(names, 1)}
+        extras: list[Any] = list(raw[-1]) if need_extra else []
+        if include is not None:
+            order_names = [c for c in include if c != id_name]
+        else:
+            order_names = [c for c in names if c != id_name]
+            seen: dict[str, None] = {}
+            for extra in extras:
+                if extra:
+                    for k in extra:
+                        if k not in exclude and k not in props:
+                            seen[k] = None
+            order_names.extend(seen)
+        columns: dict[str, tuple[str, Any]] = {}
+        for name in order_names:
+            col = declared.get(name)
+            if col is None:  # an extra property, from the _extra JSON column
+                values = [None if not e else e.get(name) for e in extras] if extras else [None] * n
+                columns[name] = ("object", [_plain(v) for v in values])
+                continue
+            columns[name] = self._frame_column(info, props[name], name, col)
+        return columns_frame(
+            columns,
+            keys,
+            index_name=id_name,
+            empty_index_dtype="int64" if _int_ids(cls, id_name) else "object",
+        )
+
+    def _frame_column(
+        self, info: TableInfo, prop: Any, name: str, col: Sequence[Any]
+    ) -> tuple[str, Any]:
+        """Return ``(render dtype, values)`` of one fetched column (as memory types it)."""
+        kind = info.kinds[name]
+        if kind == "integer":
+            return "Int64", col
+        if kind == "number":
+            return "float64", col
+        if kind == "boolean":
+            return ("boolean" if None in col else "bool"), col
+        if kind == "date":
+            return ("datetime" if self.pg else "datetime_iso"), col
+        if kind == "string":
+            return "str", col
+        dec = info.decoders.get(name)
+        if kind == "buffer":
+            return "object", [v if v is None or type(v) is bytes else bytes(v) for v in col]
+        if dec is None:
+            return "object", col
+        return "object", [None if v is None else _plain(dec(v)) for v in col]
 
     # --- writing --------------------------------------------------------------------------
 
@@ -740,6 +941,36 @@ class SQLConnector(Connector):
 
     def _bump_sequence(self, conn: Connection, info: TableInfo, highest: int) -> None:
         """Advance the id sequence past an explicit id (PostgreSQL; SQLite does it itself)."""
+
+    def _insert(self, conn: Connection, info: TableInfo, rows: list[Row], stmt: Any = None) -> Any:
+        """Insert ``rows`` (one executemany per run of rows leaving out the same columns).
+
+        A None value of a column with a database-side default is left out, so the
+        database applies its default (NOT NULL DEFAULT 'open', DEFAULT now()). Returns the
+        RETURNING rows in order when ``stmt`` returns some, else None.
+        """
+        stmt = info.table.insert() if stmt is None else stmt
+        defaults = info.server_defaults
+        if not defaults:
+            result = conn.execute(stmt, rows)
+            return result.scalars().all() if result.returns_rows else None
+        groups: list[tuple[frozenset[str], list[Row]]] = []
+        for r in rows:
+            omit = frozenset(k for k in defaults if k in r and r[k] is None)
+            if omit:
+                r = {k: v for k, v in r.items() if k not in omit}
+            if groups and groups[-1][0] == omit:
+                groups[-1][1].append(r)
+            else:
+                groups.append((omit, [r]))
+        out: list[Any] = []
+        returned = False
+        for _, group in groups:
+            result = conn.execute(stmt, group)
+            if result.returns_rows:
+                returned = True
+                out.extend(result.scalars().all())
+        return out if returned else None
 
     def _assign_ids(self, conn: Connection, info: TableInfo, encoded: list[Row]) -> list[Any]:
         """Return the ids of a batch, given like the memory connector gives them (PostgreSQL).
@@ -831,6 +1062,9 @@ class SQLConnector(Connector):
             if errors:
                 raise ValidationError(cls.model_name, errors)
 
+        # key → the values the database gave to columns left out for its defaults
+        filled: dict[Any, Row] = {}
+
         def run(conn: Connection) -> list[Any]:
             assigned = None
             if (
@@ -843,11 +1077,7 @@ class SQLConnector(Connector):
             if assigned is not None:
                 check.update({k: i for i, k in enumerate(assigned) if k not in check})
             if check:
-                taken = (
-                    conn.execute(sa.select(info.key).where(info.key.in_(list(check))))
-                    .scalars()
-                    .all()
-                )
+                taken = self._taken(conn, info, list(check))
                 if taken:
                     raise ValidationError(
                         cls.model_name,
@@ -863,10 +1093,11 @@ class SQLConnector(Connector):
                 rows_with_ids = [
                     {**cols, id_name: k} for cols, k in zip(encoded, assigned, strict=True)
                 ]
-                conn.execute(info.table.insert(), rows_with_ids)
+                self._insert(conn, info, rows_with_ids)
                 ints = [k for k in assigned if type(k) is int]
                 if ints:
                     self._bump_sequence(conn, info, max(ints))  # last: only on success
+                filled.update(self._read_back(conn, info, encoded, assigned))
                 return assigned
             keys: list[Any] = [None] * len(encoded)
             # consecutive runs of rows with / without an explicit id, in order, so that
@@ -881,7 +1112,7 @@ class SQLConnector(Connector):
                     end += 1
                 chunk = encoded[start:end]
                 if has:
-                    conn.execute(info.table.insert(), chunk)
+                    self._insert(conn, info, chunk)
                     for j in range(start, end):
                         keys[j] = encoded[j][id_name]  # type: ignore[index]
                     ints = [k for k in keys[start:end] if type(k) is int]
@@ -891,11 +1122,18 @@ class SQLConnector(Connector):
                         and cls.definition.properties[id_name].type in _GENERATED
                     ):
                         self._bump_sequence(conn, info, max(ints))
+                elif info.rowid_key:
+                    # SQLite, key = rowid: inside this write transaction the batch gets
+                    # consecutive keys ending at last_insert_rowid() (nobody else can
+                    # insert in between), so one executemany needs no RETURNING per row
+                    self._insert(conn, info, chunk)
+                    last = int(conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
+                    keys[start:end] = range(last - (end - start) + 1, last + 1)
                 else:
                     stmt = info.table.insert().returning(info.key, sort_by_parameter_order=True)
-                    got = conn.execute(stmt, chunk).scalars().all()
-                    keys[start:end] = got
+                    keys[start:end] = self._insert(conn, info, chunk, stmt)
                 start = end
+            filled.update(self._read_back(conn, info, encoded, keys))
             return keys
 
         keys = self._write(run, cls.model_name)
@@ -905,7 +1143,57 @@ class SQLConnector(Connector):
                 cols = {**cols, id_name: key}
             inst = object.__new__(cls)
             inst.__dict__ = self._stored(info, values, cols)
+            if filled:
+                inst.__dict__.update(filled.get(key, ()))
             out.append(inst)
+        return out
+
+    def _taken(self, conn: Connection, info: TableInfo, keys: list[Any]) -> list[Any]:
+        """Return which of ``keys`` the table already holds (any number of keys).
+
+        PostgreSQL: one array parameter (``= ANY(:keys)``; a driver allows at most 65 535
+        parameters per statement); SQLite: IN lists of at most 10 000 parameters.
+        """
+        key = info.key
+        assert key is not None  # writes need a key column (read-only models have none)
+        if self.pg:
+            arr = sa.literal(keys, sa.ARRAY(key.type))
+            return list(conn.execute(sa.select(key).where(key == sa.any_(arr))).scalars())
+        out: list[Any] = []
+        for i in range(0, len(keys), 10_000):
+            stmt = sa.select(key).where(key.in_(keys[i : i + 10_000]))
+            out.extend(conn.execute(stmt).scalars())
+        return out
+
+    def _read_back(
+        self, conn: Connection, info: TableInfo, encoded: list[Row], keys: Sequence[Any]
+    ) -> dict[Any, Row]:
+        """Return ``{key: {property: value}}`` of the columns the database defaulted.
+
+        Only rows that left a column out for its database default (see :meth:`_insert`)
+        are read, 500 keys per SELECT, so returned instances hold what was stored.
+        """
+        defaults = info.server_defaults
+        if not defaults or info.key is None:
+            return {}
+        wanted = [
+            k
+            for cols, k in zip(encoded, keys, strict=True)
+            if any(c in cols and cols[c] is None for c in defaults)
+        ]
+        if not wanted:
+            return {}
+        names = sorted(defaults)
+        sel = [info.key, *(info.table.c[n] for n in names)]
+        out: dict[Any, Row] = {}
+        for i in range(0, len(wanted), 500):
+            rows = conn.execute(sa.select(*sel).where(info.key.in_(wanted[i : i + 500]))).all()
+            for r in rows:
+                values: Row = {}
+                for n, v in zip(names, r[1:], strict=True):
+                    dec = info.decoders.get(n)
+                    values[n] = v if v is None or dec is None else dec(v)
+                out[r[0]] = values
         return out
 
     def _check_data(self, cls: type[Model], info: TableInfo, data: Any) -> tuple[Row, Row]:
@@ -1011,10 +1299,12 @@ class SQLConnector(Connector):
                 if upd:
                     conn.execute(info.table.update().where(info.key == bound).values(**upd))
             else:
-                conn.execute(info.table.insert(), [cols])
+                self._insert(conn, info, [cols])
                 if type(bound) is int and cls.definition.properties[id_name].type in _GENERATED:
                     self._bump_sequence(conn, info, bound)
             stored["row"] = self._stored(info, values, cols)
+            if not rows:
+                stored["row"].update(self._read_back(conn, info, [cols], [bound]).get(bound, ()))
 
         self._write(run, cls.model_name)
         inst.__dict__.clear()
@@ -1037,8 +1327,87 @@ class SQLConnector(Connector):
 
     # --- display ----------------------------------------------------------------------------
 
+    def record_counts(self, models: Sequence[type[Model]]) -> dict[str, int]:
+        """Return ``{model name: rows}``: one SELECT of one COUNT(*) per existing table.
+
+        Never creates a table or schema (a missing table counts 0) and reads no row.
+        Raises DataSourceConnectionError (the message names the server, never a secret),
+        ModelNotFoundError for a class no longer registered.
+        """
+        infos = [self._info(cls, check=False) for cls in models]
+        out: dict[str, int] = {}
+        if not infos:
+            return out
+        with self._tx() as conn:
+            present: dict[str | None, set[str]] = {}
+            counted: list[TableInfo] = []
+            for info in infos:
+                if not info.ensured:
+                    sch = info.table.schema
+                    if sch not in present:
+                        insp = sa.inspect(conn)
+                        names = set(insp.get_table_names(schema=sch))
+                        present[sch] = names | set(insp.get_view_names(schema=sch))
+                    if info.table.name not in present[sch]:
+                        out[info.cls.model_name] = 0
+                        continue
+                counted.append(info)
+            if counted:
+                stmt = sa.select(
+                    *[
+                        sa.select(sa.func.count()).select_from(i.table).scalar_subquery()
+                        for i in counted
+                    ]
+                )
+                row = conn.execute(stmt).one()
+                for info, n in zip(counted, row, strict=True):
+                    out[info.cls.model_name] = int(n)
+        return out
+
+    def redact(self, text: str) -> str:
+        """Return ``text`` with every spelling of the password (plain, URL-encoded) as ``***``."""
+        return engines.scrub(text, self._secret_values())
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self._where}>"
+
+
+_SQL_STRING = re.compile(r"\(?'((?:[^']|'')*)'\)?(?:::[\w \"]+)?")
+_SQL_NUMBER = re.compile(r"\(?(-?\d+(?:\.\d+)?)\)?(?:::[\w \"]+)?")
+
+
+def _literal_default(text: str, ptype: str) -> tuple[bool, Any]:
+    """Return ``(True, value)`` for a column default that is a literal of the property type.
+
+    ``'open'``, ``'open'::text``, ``0``, ``(0)``, ``0.00``, ``TRUE``/``false`` (and 0/1 for
+    a boolean); a default the database computes (``now()``, ``CURRENT_TIMESTAMP``, a
+    sequence) is ``(False, None)``: such a column is left out of inserts instead.
+    """
+    text = text.strip()
+    m = _SQL_STRING.fullmatch(text)
+    if m is not None:
+        value = m.group(1).replace("''", "'")
+        return (True, value) if ptype == "string" else (False, None)
+    low = text.lower().strip("()")
+    if ptype == "boolean":
+        if low in ("true", "false"):
+            return True, low == "true"
+        if low in ("0", "1"):
+            return True, low == "1"
+        return False, None
+    m = _SQL_NUMBER.fullmatch(text)
+    if m is not None:
+        number = m.group(1)
+        if ptype == "integer" and "." not in number:
+            return True, int(number)
+        if ptype == "number":
+            return True, float(number)
+    return False, None
+
+
+def _lead(info: TableInfo) -> Any:
+    """Return the first selected column: the key (NULL for a read-only model without one)."""
+    return info.key if info.key is not None else sa.null()
 
 
 def _discovered_type(t: Any) -> str:
@@ -1076,16 +1445,11 @@ def _index_name(table: str, index: str) -> str:
     return f"ix_{digest}_" + index.encode("utf-8")[:40].decode("utf-8", "ignore")
 
 
-class _FrameTable:
-    """What memory.rows_frame reads of a table: class, id name, extras, flatness."""
-
-    __slots__ = ("cls", "extras", "flat", "id_name")
-
-    def __init__(self, cls: Any, id_name: str | None, extras: dict[str, None]) -> None:
-        self.cls = cls
-        self.id_name = id_name
-        self.extras = extras
-        self.flat = False
+def _int_ids(cls: Any, id_name: str | None) -> bool:
+    """Return True when the frame's index holds integers (generated ids, row keys)."""
+    if id_name is None:
+        return True
+    return cls.definition.properties[id_name].type in _GENERATED
 
 
 def _plain(v: Any) -> Any:
@@ -1147,6 +1511,13 @@ def _fn_json_contains(jtype: Any, jtext: Any, literal: str) -> int:
     return 1 if any(_same(x, want) for x in json.loads(jtext)) else 0
 
 
+def _fn_json_any_regexp(pattern: str, flags: int, jtype: Any, jtext: Any) -> int:
+    if jtype != "array":
+        return 0
+    rx = _cached((pattern, flags, "re"), lambda: re.compile(pattern, flags))
+    return 1 if any(isinstance(x, str) and rx.search(x) for x in json.loads(jtext)) else 0
+
+
 def _fn_json_merge(base: Any, patch: str) -> str:
     d = json.loads(base) if base else {}
     if not isinstance(d, dict):
@@ -1163,6 +1534,7 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
         ("nbr_ilike", 2, _fn_ilike),
         ("nbr_json_eq", 3, _fn_json_eq),
         ("nbr_json_contains", 3, _fn_json_contains),
+        ("nbr_json_any_regexp", 4, _fn_json_any_regexp),
         ("nbr_json_merge", 2, _fn_json_merge),
     ):
         dbapi_conn.create_function(name, n, fn, deterministic=True)
@@ -1198,6 +1570,26 @@ class SQLiteConnector(SQLConnector):
         # A private in-memory database per DataSource; files are shared per path.
         self._key = f"sqlite-memory:{id(self)}" if self.memory else f"sqlite:{self.file}"
         self._where = f"SQLite database {self.file!r}"
+
+    def describe(self) -> dict[str, str]:
+        """Return ``{"connector": "sqlite", "database": the file (or ":memory:")}``."""
+        return {"connector": self.name, "database": self.file}
+
+    def _is_rowid_key(self, conn: Connection, info: TableInfo) -> bool:
+        """Return True when the key column is an alias of the rowid (consecutive inserts)."""
+        key = info.key
+        if key is None:
+            return False
+        prep = conn.dialect.identifier_preparer
+        cols = conn.exec_driver_sql(f"PRAGMA table_info({prep.format_table(info.table)})").all()
+        pks = [c for c in cols if c[5]]
+        if len(pks) != 1 or pks[0][1] != key.name or str(pks[0][2]).upper() != "INTEGER":
+            return False
+        sql = conn.execute(
+            sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :n"),
+            {"n": info.table.name},
+        ).scalar()
+        return isinstance(sql, str) and "WITHOUT ROWID" not in sql.upper()
 
     def _make_engine(self) -> Engine:
         if self.memory:
@@ -1337,6 +1729,19 @@ class PostgreSQLConnector(SQLConnector):
     def schema(self) -> str:
         """Return the schema this DataSource's tables live in by default."""
         return self._schema_for({}) or "public"
+
+    def describe(self) -> dict[str, str]:
+        """Return connector, host (``host:port``), database, schema and user; no password."""
+        url = self._url
+        out = {
+            "connector": self.name,
+            "host": f"{url.host or 'localhost'}:{url.port or 5432}",
+            "database": str(url.database or ""),
+            "schema": self.schema,
+        }
+        if url.username:
+            out["user"] = str(url.username)
+        return out
 
     def _make_engine(self) -> Engine:
         return sa.create_engine(
