@@ -585,9 +585,3 @@ def test_the_line_is_not_variable_expanded(
     assert "no model named '$name'" in line
     line = one_line_error(ip, capsys, "%registry show {name} -t acme")
     assert "no model named '{name}'" in line
-
-
-def test_tenant_cell_with_a_syntax_error_is_one_line(ip: InteractiveShell) -> None:
-    with pytest.raises(UsageError, match=r"SyntaxError in the cell, line 2: .*: x = \(") as info:
-        ip.run_cell_magic("tenant", "acme", "a = 1\nx = (\n")
-    assert "\n" not in str(info.value)

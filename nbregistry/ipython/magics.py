@@ -366,14 +366,7 @@ class RegistryMagics(Magics, Configurable):
     def _run_in_tenant(self, code: str, cell: str) -> Any:
         """Run ``cell`` in the user namespace with ``code`` as the tenant override."""
         __tracebackhide__ = True
-        try:
-            body, expr, is_async = self._compile_cell(cell)
-        except SyntaxError as exc:  # one line, like IPython's own, not the magic's frames
-            text = (exc.text or "").strip()
-            raise UsageError(
-                f"%%tenant: {type(exc).__name__} in the cell, line {exc.lineno}: {exc.msg}"
-                + (f": {text}" if text else "")
-            ) from None
+        body, expr, is_async = self._compile_cell(cell)
         ns = self.shell.user_ns
         glob = self.shell.user_global_ns
         if not is_async:
