@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from registry_worker import state
 
 from nbregistry import DataSource, ModelRedefinedWarning, ModelRegistry, StoreError
-from nbregistry.core.meta import owner_of
 from nbregistry.core.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,16 +79,6 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
     t = Target(request.param, tmp_path, pg)
     yield t
     t.close()
-
-
-def state(reg: ModelRegistry) -> list[list[str]]:
-    rows = set()
-    for code in reg.tenants():
-        for cls in reg.all_models(tenant=code):
-            owner = owner_of(cls)
-            if owner is not None and cls.tenant == code:
-                rows.add((code, owner.name, cls.model_name, cls.definition.fingerprint))
-    return [list(r) for r in sorted(rows)]
 
 
 def assert_log_whole(url: str) -> int:
