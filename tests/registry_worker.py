@@ -10,6 +10,8 @@ The store URL comes from ``$NBREGISTRY_TEST_STORE`` (it may carry a password).
 * ``state``: connect (a fresh process that only syncs) and print the same JSON line.
 * ``define TENANT OWNER MODEL PROPS_JSON``: connect, define one model, print its
   fingerprint, exit.
+* ``count TENANT OWNER MODEL``: connect (sync) and print the model's record count, read
+  through the synced owner's own connector (credentials from the environment).
 * ``kill``: connect, then define forever, writing ``w`` to stdout (flushed) just before
   each define starts, so the parent can kill it in the middle of a write.
 """
@@ -113,6 +115,10 @@ def main(argv: list[str]) -> None:
         ds = DataSource("memory", name=owner, tenant=tenant, registry=reg)
         cls: Any = ds.define(model, json.loads(props))
         print(cls.definition.fingerprint, flush=True)
+    elif mode == "count":
+        tenant, owner, model = argv[1:4]
+        ds = reg.owner_by_name(owner, tenant=tenant)
+        print(getattr(ds.models, model).count(), flush=True)
     elif mode == "kill":
         kill_loop(reg)
     else:

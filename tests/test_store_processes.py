@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from registry_worker import state
 
 from nbregistry import DataSource, ModelRedefinedWarning, ModelRegistry, StoreError
-from nbregistry.core.meta import owner_of
 from nbregistry.core.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,16 +79,6 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
     t = Target(request.param, tmp_path, pg)
     yield t
     t.close()
-
-
-def state(reg: ModelRegistry) -> list[list[str]]:
-    rows = set()
-    for code in reg.tenants():
-        for cls in reg.all_models(tenant=code):
-            owner = owner_of(cls)
-            if owner is not None and cls.tenant == code:
-                rows.add((code, owner.name, cls.model_name, cls.definition.fingerprint))
-    return [list(r) for r in sorted(rows)]
 
 
 def assert_log_whole(url: str) -> int:
@@ -370,3 +360,55 @@ def test_redefining_another_process_definition_warns_naming_revision_and_author(
         assert str(os.getpid()) not in reg.history("User", tenant="acme")["by"][0]
     finally:
         reg.disconnect_store()
+
+
+def test_a_synced_sql_owner_reads_shared_rows_with_credentials_from_the_environment(
+    pg_server: Any, tmp_path: Path
+) -> None:
+    t = Target("sqlite", tmp_path, None)
+    reg = ModelRegistry()
+    reg.connect_store(t.url)
+    schema = f"rows_{uuid.uuid4().hex[:8]}"
+    try:
+        ds = DataSource(
+            "postgresql",
+            name="warehouse",
+            tenant="acme",
+            registry=reg,
+            **pg_server.settings(schema=schema),
+        )
+        item = ds.define("Item", {"sku": "string"})
+        item.create([{"sku": f"s{i}"} for i in range(3)])
+        # The password is in no row of the store.
+        raw = Path(t.url.removeprefix("sqlite:///")).read_bytes()
+        assert pg_server.password.encode() not in raw
+        store = open_store(t.url)
+        try:
+            assert all("password" not in json.dumps(dict(o.settings)) for o in store.owners())
+        finally:
+            store.close()
+        env = t.env()
+        env["PGPASSWORD"] = pg_server.password  # another process: its own credentials
+        out = subprocess.run(
+            [sys.executable, WORKER, "count", "acme", "warehouse", "Item"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.strip() == "3"  # SQL rows are shared: they live in the database
+        env.pop("PGPASSWORD")
+        out = subprocess.run(
+            [sys.executable, WORKER, "count", "acme", "warehouse", "Item"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+        )
+        assert out.returncode != 0 and pg_server.password not in out.stderr
+    finally:
+        reg.disconnect_store()
+        pg_server.superuser_sql(f'@db DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import registry_worker
 
 from nbregistry import (
     App,
@@ -29,7 +30,6 @@ from nbregistry import (
     StoreError,
 )
 from nbregistry.core.definitions import definition_json
-from nbregistry.core.meta import owner_of
 from nbregistry.core.store import Change, open_store
 
 USER = {"name": "string", "address": {"street": "string", "city": "string"}}
@@ -50,15 +50,9 @@ def pair(url: str) -> Any:
     b.disconnect_store()
 
 
-def state(reg: ModelRegistry) -> set[tuple[str, str, str, str]]:
+def state(reg: ModelRegistry) -> set[tuple[str, ...]]:
     """Return the (tenant, owner, model, fingerprint) set of a registry's named models."""
-    out = set()
-    for code in reg.tenants():
-        for cls in reg.all_models(tenant=code):
-            owner = owner_of(cls)
-            if owner is not None and cls.tenant == code:
-                out.add((code, owner.name, cls.model_name, cls.definition.fingerprint))
-    return out
+    return {tuple(row) for row in registry_worker.state(reg)}
 
 
 @pytest.fixture(autouse=True)

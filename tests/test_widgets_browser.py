@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pathlib
 import threading
 import time
 import warnings
@@ -645,3 +646,40 @@ def test_ten_thousand_models_build_lazily() -> None:
     finally:
         b.close()
     assert len(_instances) == before
+
+
+def test_details_show_a_models_revision_count_and_history(
+    browser: TenantBrowser, reg: ModelRegistry, tmp_path: pathlib.Path
+) -> None:
+    import warnings
+
+    from nbregistry import ModelRedefinedWarning
+
+    crm = owner_of(reg, "acme", "crm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModelRedefinedWarning)
+        crm.define("Order", {"total": "number", "note": "string"})
+    browser.select("acme", "crm", "Order")
+    h = browser.details_history
+    assert h is not None and list(h["op"]) == ["define", "redefine"]
+    assert "<b>revisions</b></td><td>2</td>" in browser.details.value
+    assert "<h5>History</h5>" in browser.details.value and "redefine" in browser.details.value
+    browser.select("acme", "(anonymous models)")
+    assert browser.details_history is None
+    # With a store connected the pane shows the store's revisions (every process's).
+    reg.connect_store(f"sqlite:///{tmp_path / 'registry.db'}")
+    try:
+        crm2 = DataSource("memory", name="sales", tenant="acme", registry=reg)
+        crm2.define("Lead", {"name": "string"})
+        browser.refresh()
+        browser.select("acme", "sales", "Lead")
+        h = browser.details_history
+        assert h is not None and list(h["op"]) == ["define"] and int(h["revision"][0]) >= 2
+        assert "@" in h["by"][0]
+        reg.store.close()  # a store that cannot be read: an error line, not a broken pane
+        browser.select("acme", "sales")
+        browser.select("acme", "sales", "Lead")
+        assert "history unavailable" in browser.details.value
+        assert browser.details_history is None
+    finally:
+        reg.disconnect_store()

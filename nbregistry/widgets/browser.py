@@ -489,6 +489,11 @@ class TenantBrowser(w.VBox):
         """Return the selected model's first rows, when it has data (else None)."""
         return self.details.rows
 
+    @property
+    def details_history(self) -> pd.DataFrame | None:
+        """Return the selected named model's history (``registry.history``), else None."""
+        return self.details.history
+
     def _clear_details(self) -> None:
         self.details.clear()
         self.cleanup.tenant = None

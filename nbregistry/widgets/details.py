@@ -69,6 +69,30 @@ def _connector_facts(owner: Any) -> list[tuple[str, str]]:
     ]
 
 
+HISTORY_ROWS = 10  # newest revisions shown in a model's history
+
+
+def _history(cls: type[Model]) -> tuple[pd.DataFrame | None, str]:
+    """Return a named model's history frame and its HTML (the newest rows), or ``(None, "")``.
+
+    A store that cannot be read shows its error instead of breaking the pane.
+    """
+    from ..core.errors import ModelNotFoundError, RegistryError
+    from ..core.meta import registry_of
+
+    reg = registry_of(cls)
+    if cls.anonymous or reg is None:
+        return None, ""
+    try:
+        history = reg.history(cls.model_name, tenant=cls.tenant)
+    except ModelNotFoundError:
+        return None, ""
+    except RegistryError as exc:
+        return None, f"<span class='nbr-error'>history unavailable: {escape(str(exc))}</span>"
+    shown = history[["revision", "op", "at", "by", "owner"]].tail(HISTORY_ROWS)
+    return history, _frame_html(shown.set_index("revision"))
+
+
 def _errors_html(errors: dict[str, str]) -> str:
     """Return the "records unavailable" lines of DataSources that could not count."""
     return "".join(
@@ -92,13 +116,16 @@ class DetailsPane(w.HTML):
         self.frame: pd.DataFrame | None = None
         #: A model's first rows, when it has data (else None).
         self.rows: pd.DataFrame | None = None
+        #: A named model's history (``registry.history``: every process's revisions with a
+        #: store connected), newest last; None for anonymous models and other nodes.
+        self.history: pd.DataFrame | None = None
         #: ``{DataSource label: error text}`` of the DataSources shown that could not
         #: count their records (an unreachable server); the pane shows these texts.
         self.errors: dict[str, str] = {}
 
     def clear(self) -> None:
         """Show the hint and forget the frames."""
-        self.frame = self.rows = None
+        self.frame = self.rows = self.history = None
         self.errors = {}
         self.value = HINT
 
@@ -126,7 +153,7 @@ class DetailsPane(w.HTML):
             data["records unavailable"] = "; ".join(f"{k}: {v}" for k, v in errors.items())
         frame = pd.DataFrame({"value": pd.Series(data, dtype=object)})
         frame.index.name = "tenant " + code
-        self.frame, self.rows, self.errors = frame, None, errors
+        self.frame, self.rows, self.errors, self.history = frame, None, errors, None
         self.value = (
             f"<h4>Tenant <code>{escape(code)}</code></h4>{_frame_html(frame)}{_errors_html(errors)}"
         )
@@ -160,7 +187,7 @@ class DetailsPane(w.HTML):
             numbers = [c if isinstance(c, int) else None for c in counts]
             frame["records"] = pd.array(numbers, dtype="Int64")
         errors = records_errors(found)
-        self.frame, self.rows, self.errors = frame, None, errors
+        self.frame, self.rows, self.errors, self.history = frame, None, errors, None
         facts = [*facts, f"tenant <code>{escape(tenant)}</code>", plural(len(models), "model")]
         self.value = (
             f"<h4>{title}</h4><div class='nbr-subtitle'>{' · '.join(facts)}</div>"
@@ -200,8 +227,14 @@ class DetailsPane(w.HTML):
             f"<table class='nbr-facts'>{facts_html}</table>"
             f"<h5>Properties</h5>{_frame_html(frame)}"
         )
+        history, history_html = _history(cls)
+        if history_html:
+            count = 0 if history is None else len(history)
+            facts_row = f"<tr><td><b>revisions</b></td><td>{count}</td></tr>"
+            html = html.replace("</table>", facts_row + "</table>", 1)
+            html += f"<h5>History</h5>{history_html}"
         rows = _first_rows(cls, FIRST_ROWS, records)
         if rows is not None:
             html += f"<h5>First rows</h5>{_frame_html(rows)}"
-        self.frame, self.rows = frame, rows
+        self.frame, self.rows, self.history = frame, rows, history
         self.value = html
