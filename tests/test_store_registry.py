@@ -335,8 +335,10 @@ def test_a_corrupt_or_newer_store_is_refused_naming_the_file(tmp_path: Path) -> 
     assert corrupt.read_bytes() == b"this is not a database" * 100
     newer = tmp_path / "newer.db"
     open_store(f"sqlite:///{newer}").close()
-    with sqlite3.connect(newer) as conn:
+    conn = sqlite3.connect(newer)  # (its ``with`` block would commit, not close)
+    with conn:
         conn.execute("UPDATE nbregistry_schema SET version = 99")
+    conn.close()
     with pytest.raises(StoreError, match=r"newer.*upgrade nbregistry"):
         reg.connect_store(f"sqlite:///{newer}")
     assert reg.store is None
