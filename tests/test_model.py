@@ -207,3 +207,28 @@ def test_shared_property_definitions_keep_default_types_apart(b: ModelBuilder) -
     assert one.definition.properties["x"].default is not True
     assert true.definition.properties["x"].default is True
     assert one().x == 1 and type(one().x) is int and true().x is True
+
+
+def test_check_update_is_the_one_update_all_check_of_every_connector() -> None:
+    import pytest
+
+    from nbregistry import DataSource, ModelRegistry, ValidationError
+    from nbregistry.core.model import check_update
+
+    reg = ModelRegistry()
+    ds = DataSource("memory", name="crm", registry=reg)
+    loose = ds.define("Loose", {"age": "integer", "name": "string"})
+    strict = ds.define("Strict", {"age": "integer"}, {"strict": True})
+    known, unknown = check_update(loose, {"nick": "x", "age": 3}, "id")
+    assert known == {"age": 3} and unknown == {"nick": "x"}
+    with pytest.raises(TypeError, match="must be a dict"):
+        check_update(loose, [("age", 1)], "id")
+    with pytest.raises(ValidationError, match="ids cannot be changed"):
+        check_update(loose, {"id": 2}, "id")
+    with pytest.raises(ValidationError) as info:
+        check_update(strict, {"age": "old", "nick": "x"}, "id")
+    assert "2 invalid properties: age:" in str(info.value) and "nick: unknown" in str(info.value)
+    # The memory connector keeps the caller's key order for the keys it adds to a row.
+    row = loose.create(age=1)
+    loose.update_all(None, {"zeta": 1, "age": 2, "alpha": 3})
+    assert list(loose.find_by_id(row.id).to_dict())[-2:] == ["zeta", "alpha"]

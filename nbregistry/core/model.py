@@ -20,6 +20,7 @@ __all__ = [
     "ModelDefinition",
     "ModelType",
     "PropertyDefinition",
+    "check_update",
     "check_value",
     "settings_dict",
     "validate_model_name",
@@ -401,3 +402,41 @@ def model_deps(cls: type[Model]) -> list[type[Model]]:
                 out.append(t)
             p = p.items
     return out
+
+
+def check_update(
+    cls: type[Model], data: Any, id_name: str | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Validate ``update_all`` data; return ``(known properties checked, unknown ones)``.
+
+    The one check every connector runs before writing anything: TypeError for data that
+    is not a dict; ValidationError (naming every bad key) for a changed id, an unknown
+    property of a strict model (or a non-str key), or a value that does not fit its
+    property. Unknown properties of a non-strict model are returned as given.
+    """
+    if not isinstance(data, Mapping):
+        raise TypeError(
+            f"update_all(where, data): data must be a dict of property values, got {data!r:.80}"
+        )
+    if id_name is not None and id_name in data:
+        raise ValidationError(
+            cls.model_name,
+            [(id_name, "ids cannot be changed by update_all; create a new row instead")],
+        )
+    props = cls.definition.properties
+    strict = cls.definition.settings.get("strict", False)
+    errors: list[tuple[str, str]] = []
+    known: dict[str, Any] = {}
+    unknown: dict[str, Any] = {}
+    for key, value in data.items():
+        prop = props.get(key) if isinstance(key, str) else None
+        if prop is None:
+            if strict or not isinstance(key, str):
+                errors.append((str(key), f"unknown property (model {cls.model_name!r} is strict)"))
+            else:
+                unknown[key] = value
+        else:
+            known[key] = check_value(prop, value, key, errors)
+    if errors:
+        raise ValidationError(cls.model_name, errors)
+    return known, unknown

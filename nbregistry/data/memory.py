@@ -736,36 +736,13 @@ class MemoryConnector(Connector):
 
         Raises FilterError, ValidationError (nothing written), TypeError for a non-dict.
         """
-        if not isinstance(data, Mapping):
-            raise TypeError(
-                f"update_all(where, data): data must be a dict of property values, got {data!r:.80}"
-            )
-        t = self._table(cls)
-        scan = compile_scan(cls, where)
-        if t.id_name is not None and t.id_name in data:
-            raise ValidationError(
-                cls.model_name,
-                [(t.id_name, "ids cannot be changed by update_all; create a new row instead")],
-            )
-        from ..core.model import check_value
+        from ..core.model import check_update
 
-        props = cls.definition.properties
-        strict = cls.definition.settings.get("strict", False)
-        errors: list[tuple[str, str]] = []
-        changes: Row = {}
-        for key, value in data.items():
-            prop = props.get(key) if isinstance(key, str) else None
-            if prop is None:
-                if strict or not isinstance(key, str):
-                    errors.append(
-                        (str(key), f"unknown property (model {cls.model_name!r} is strict)")
-                    )
-                else:
-                    changes[key] = value
-            else:
-                changes[key] = check_value(prop, value, key, errors)
-        if errors:
-            raise ValidationError(cls.model_name, errors)
+        t = self._table(cls)
+        known, unknown = check_update(cls, data, t.id_name)
+        scan = compile_scan(cls, where)
+        # In the caller's key order (new keys of a row keep it).
+        changes: Row = {k: known[k] if k in known else unknown[k] for k in data}
         with self._lock:
             puts = {}
             stored = self._store_row(t, changes)

@@ -43,7 +43,7 @@ from ...core.errors import (
     ValidationError,
 )
 from ...core.meta import is_registered
-from ...core.model import check_value
+from ...core.model import check_update, check_value
 from ...core.tenancy import GLOBAL_TENANT
 from ..filters import like_regex, parse_fields, parse_limit, parse_skip
 from . import engines
@@ -1197,34 +1197,14 @@ class SQLConnector(Connector):
         return out
 
     def _check_data(self, cls: type[Model], info: TableInfo, data: Any) -> tuple[Row, Row]:
-        """Validate update_all data like memory; return (column values, extra patch)."""
-        if not isinstance(data, Mapping):
-            raise TypeError(
-                f"update_all(where, data): data must be a dict of property values, got {data!r:.80}"
-            )
-        if info.id_name is not None and info.id_name in data:
-            raise ValidationError(
-                cls.model_name,
-                [(info.id_name, "ids cannot be changed by update_all; create a new row instead")],
-            )
-        props = cls.definition.properties
-        strict = cls.definition.settings.get("strict", False)
+        """Validate update_all data (``core.model.check_update``, as memory does), then
+        encode it; return (column values, extra patch). TypeError / ValidationError."""
+        known, unknown = check_update(cls, data, info.id_name)
         errors: list[tuple[str, str]] = []
         cols: Row = {}
-        patch: Row = {}
-        for key, value in data.items():
-            prop = props.get(key) if isinstance(key, str) else None
-            if prop is None:
-                if strict or not isinstance(key, str):
-                    errors.append(
-                        (str(key), f"unknown property (model {cls.model_name!r} is strict)")
-                    )
-                else:
-                    patch[key] = plain_json(value, key, errors, self.pg)
-            else:
-                checked = check_value(prop, value, key, errors)
-                if not errors:
-                    cols[key] = encode_value(prop, checked, key, errors, self.pg)
+        for key, value in known.items():
+            cols[key] = encode_value(cls.definition.properties[key], value, key, errors, self.pg)
+        patch: Row = {k: plain_json(v, k, errors, self.pg) for k, v in unknown.items()}
         if errors:
             raise ValidationError(cls.model_name, errors)
         return cols, patch
