@@ -409,6 +409,7 @@ def test_a_synced_sql_owner_reads_shared_rows_with_credentials_from_the_environm
             cwd=ROOT,
         )
         assert out.returncode != 0 and pg_server.password not in out.stderr
+        ds.disconnect()  # its engine goes with its last DataSource
     finally:
         reg.disconnect_store()
         pg_server.superuser_sql(f'@db DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -805,7 +805,7 @@ class ModelRegistry:
             else:
                 self._add(model, events)
         if existing is not model and not self._applying:
-            self._log("attach", owner, name, model, None, rev)
+            self._log("attach", owner, name, model, rev)
         self._registrations += 1
 
     @staticmethod
@@ -873,7 +873,7 @@ class ModelRegistry:
             cls = build(resolver)
             op = "define" if existing is None else "redefine"
             # Compatibility, then the store: if either raises, nothing was changed here.
-            data, rev, note = self._share_definition(op, owner, cls, existing, events)
+            rev, note = self._share_definition(op, owner, cls, existing, events)
             if existing is not None and not self._applying:
                 _warn_redefined(owner, name, note)
             for anon in resolver.created:
@@ -885,7 +885,7 @@ class ModelRegistry:
                 self._add(cls, events)
             self._registrations += 1
             if not self._applying:  # sync() logs what it applies, with its revision
-                self._log(op, owner, name, cls, data, rev)
+                self._log(op, owner, name, cls, rev)
         if events is not self._apply_batch:
             self._emit(events)
         return cls
@@ -918,7 +918,7 @@ class ModelRegistry:
             if owner._index.get(name) is cls:
                 rev = self._share_delete(owner, name, events)
                 self._remove(cls, events)
-                self._log("delete", owner, name, None, None, rev)
+                self._log("delete", owner, name, None, rev)
         self._emit(events)
 
     def disconnect(self, owner: Any) -> int:
@@ -1000,7 +1000,7 @@ class ModelRegistry:
         try:
             with self._lock:
                 revisions = store.revisions(0)
-                clashes = self._clashes(revisions)
+                clashes = self._clashes(store, revisions)
                 if clashes:
                     raise ConflictError(
                         f"cannot connect to store {store.url!r}: {len(clashes)} clash"
@@ -1165,8 +1165,8 @@ class ModelRegistry:
 
     def _share_definition(
         self, op: str, owner: Any, cls: type[Model], existing: type[Model] | None, events: Batch
-    ) -> tuple[dict[str, Any] | None, Revision | None, str]:
-        """Check compatibility and commit a define/redefine; return (json, revision, note).
+    ) -> tuple[Revision | None, str]:
+        """Check compatibility and commit a define/redefine; return (revision, note).
 
         Raises IncompatibleDefinitionError, ConflictError or StoreError with nothing
         changed here (the caller has not touched the registry yet).
@@ -1175,13 +1175,17 @@ class ModelRegistry:
         from .store import Change
 
         if self._applying:
-            return None, None, ""
-        data = definition_json(cls)
+            return None, ""
         mode = self.compatibility
-        if existing is not None and mode != "none":
+        shared = self._is_shared(owner)
+        checked = existing is not None and mode != "none"
+        if not (shared or checked):
+            return None, ""  # the local log keeps the class itself: no JSON needed
+        data = definition_json(cls)
+        if checked:
             check_compatibility(cls.model_name, definition_json(existing), data, mode)
-        if not self._is_shared(owner):
-            return data, None, ""
+        if not shared:
+            return None, ""
         link = self._link
         assert link is not None
         key = (owner.tenant, owner.name, cls.model_name)
@@ -1204,7 +1208,7 @@ class ModelRegistry:
         link.committed(rev, key)
         if rev is not None:
             events.stamp = (rev.revision, rev.by)
-        return data, rev, note
+        return rev, note
 
     def _share_delete(self, owner: Any, name: str, events: Batch) -> Revision | None:
         """Commit the delete of a shared model (ConflictError / StoreError: nothing changed)."""
@@ -1293,16 +1297,15 @@ class ModelRegistry:
         owner: Any,
         name: str,
         cls: type[Model] | None,
-        data: Mapping[str, Any] | None,
         rev: Revision | None,
     ) -> None:
         """Append one entry to the local history of (tenant, name); lock held."""
         from .sharing import HISTORY_LIMIT, HistoryEntry
 
         if rev is None:
-            revision, by, shared = next(self._local_revisions), _author(), False
+            revision, by = next(self._local_revisions), _author()
         else:
-            revision, by, shared = rev.revision, rev.by, True
+            revision, by = rev.revision, rev.by
         entries = self._history.setdefault((owner.tenant, name), [])
         entries.append(
             HistoryEntry(
@@ -1314,33 +1317,29 @@ class ModelRegistry:
                 owner.name,
                 name,
                 None if cls is None else cls.definition.fingerprint,
-                cls if cls is not None else data,
-                shared,
+                cls,
             )
         )
         if len(entries) > HISTORY_LIMIT:
             del entries[0]
 
-    def _clashes(self, revisions: list[Revision]) -> list[str]:
+    def _clashes(self, store: Store, revisions: list[Revision]) -> list[str]:
         """Return one line per clash between the store's state and this registry's."""
         from .sharing import describe_payload, owner_payload, same_payload
 
-        owners: dict[tuple[str, str], dict[str, Any]] = {}
-        defs: dict[tuple[str, str, str], tuple[str, int, str]] = {}
-        for r in revisions:
-            if r.op == "owner":
-                owners[(r.tenant, r.owner)] = dict(r.payload)  # type: ignore[index]
-            elif r.op in ("define", "redefine", "attach"):
-                defs[(r.tenant, r.owner, r.model)] = (r.fingerprint, r.revision, r.by)  # type: ignore[index]
-                src = r.payload.get("from_owner")
-                if r.op == "attach" and src is not None:
-                    defs.pop((r.tenant, src, r.model), None)  # type: ignore[arg-type]
-            elif r.op == "delete":
-                defs.pop((r.tenant, r.owner, r.model), None)  # type: ignore[arg-type]
-            elif r.op in ("cleanup_tenant", "clear"):
-                for d in (owners, defs):
-                    for k in [k for k in d if r.op == "clear" or k[0] == r.tenant]:
-                        del d[k]
+        owners = {
+            (o.tenant, o.name): {
+                "owner_type": o.owner_type,
+                "connector": o.connector,
+                "settings": o.settings,
+            }
+            for o in store.owners()
+        }
+        authors = {r.revision: r.by for r in revisions}
+        defs = {
+            (d.tenant, d.owner, d.model): (d.fingerprint, d.revision, authors.get(d.revision, "?"))
+            for d in store.definitions()
+        }
         out: list[str] = []
         for code, names in list(self._owner_names.items()):
             for name, owner in list(names.items()):
@@ -1472,7 +1471,7 @@ class ModelRegistry:
             cls = None if owner is None else owner._index.get(rev.model)
             if cls is not None:
                 self._remove(cls, events)
-                self._log("delete", owner, rev.model, None, None, rev)  # type: ignore[arg-type]
+                self._log("delete", owner, rev.model, None, rev)  # type: ignore[arg-type]
             link.seen.pop(key, None)  # type: ignore[arg-type]
             link.authors.pop(key, None)  # type: ignore[arg-type]
         elif op in ("cleanup_tenant", "clear"):
@@ -1534,7 +1533,7 @@ class ModelRegistry:
             pass
         elif moved is not None and moved.definition.same_as(rev.fingerprint, settings):
             self._attach_locked(owner, moved, owner.owner_type == "app", events)
-            self._log(rev.op, owner, model, moved, definition, rev)
+            self._log(rev.op, owner, model, moved, rev)
         else:
 
             def resolve(name: str, owner_name: str | None, fp: str) -> Any:
@@ -1555,7 +1554,7 @@ class ModelRegistry:
                     f"its definition builds fingerprint {built.definition.fingerprint} here, "
                     f"not {rev.fingerprint} (another nbregistry version?)"
                 )
-            self._log(rev.op, owner, model, built, definition, rev)
+            self._log(rev.op, owner, model, built, rev)
         if src is not None:
             link.seen.pop((tenant, src_name, model), None)  # type: ignore[arg-type]
             if moved is not None and src._index.get(model) is moved:
@@ -1571,7 +1570,7 @@ class ModelRegistry:
 
         link = self._link
         if link is not None:
-            revs = [r for r in link.store.model_revisions(code, name)]
+            revs = link.store.model_revisions(code, name)
             if any(r.op in ("define", "redefine", "attach", "delete") for r in revs):
                 import datetime as dt
 
@@ -1581,7 +1580,7 @@ class ModelRegistry:
                     at = dt.datetime.fromisoformat(r.at).timestamp()
                     out.append(
                         HistoryEntry(
-                            r.revision, r.op, at, r.by, code, r.owner, name, r.fingerprint, d, True
+                            r.revision, r.op, at, r.by, code, r.owner, name, r.fingerprint, d
                         )
                     )
                 return out

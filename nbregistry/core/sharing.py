@@ -54,7 +54,6 @@ class HistoryEntry:
     model: str
     fingerprint: str | None
     source: Any  # the registered class, or its definition's JSON form, or None (delete)
-    shared: bool  # True: ``revision`` is a store revision
 
     @property
     def definition(self) -> Mapping[str, Any] | None:

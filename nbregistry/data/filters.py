@@ -43,6 +43,7 @@ __all__ = [
     "OPERATORS",
     "ORDER_RE",
     "Scan",
+    "between_bounds",
     "check_regexp_prop",
     "coerce_value",
     "compile_order",
@@ -166,6 +167,20 @@ _SCALAR_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "boolean": (lambda v: isinstance(v, bool), "a bool"),
 }
+
+
+def between_bounds(prop: Any, value: Any, path: str) -> tuple[Any, Any]:
+    """Return the coerced ``[low, high]`` of a ``between`` (every connector's check).
+
+    Raises FilterError for anything but two non-None bounds of the property's type.
+    """
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise FilterError(
+            f"{path}: expects exactly two values [low, high] (inclusive), got {value!r}"
+        )
+    if value[0] is None or value[1] is None:
+        raise FilterError(f"{path}: bounds cannot be None, got {value!r}")
+    return coerce_value(prop, value[0], f"{path}[0]"), coerce_value(prop, value[1], f"{path}[1]")
 
 
 def coerce_value(prop: PropertyDefinition | None, value: Any, path: str) -> Any:
@@ -369,14 +384,7 @@ def _operator(
             return pos
         return lambda row: not pos(row)
     if op == "between":
-        if not isinstance(value, (list, tuple)) or len(value) != 2:
-            raise FilterError(
-                f"{path}: expects exactly two values [low, high] (inclusive), got {value!r}"
-            )
-        if value[0] is None or value[1] is None:
-            raise FilterError(f"{path}: bounds cannot be None, got {value!r}")
-        lo = coerce_value(prop, value[0], f"{path}[0]")
-        hi = coerce_value(prop, value[1], f"{path}[1]")
+        lo, hi = between_bounds(prop, value, path)
         return lambda row: _gte(v := get(row), lo) and _lte(v, hi)
     if op in ("like", "nlike", "ilike", "nilike"):
         rx = like_regex(value, path, ignore_case=op in ("ilike", "nilike"))

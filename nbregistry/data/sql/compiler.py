@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import operator
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from ...core.errors import FilterError
 from ..filters import (
     OPERATORS,
     ORDER_RE,
+    between_bounds,
     check_regexp_prop,
     coerce_value,
     order_terms,
@@ -45,6 +47,15 @@ from ..filters import (
 )
 from .codec import column_kind, date_text, to_utc
 from .regex import pg_regex
+
+# comparison operator of the filter language → the Python operator SQLAlchemy overloads.
+_COMPARE = {
+    "eq": operator.eq,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
 
 __all__ = ["OPERATORS", "Compiler", "TableInfo"]
 
@@ -282,13 +293,7 @@ class Compiler:
             return _FALSE
         if r.kind == "string" and self.pg and op not in ("eq",):
             col = col.collate("C")
-        expr = {
-            "eq": lambda: col == v,
-            "gt": lambda: col > v,
-            "gte": lambda: col >= v,
-            "lt": lambda: col < v,
-            "lte": lambda: col <= v,
-        }[op]()
+        expr = _COMPARE[op](col, v)
         return sa.and_(r.expr.is_not(None), expr)
 
     def _json_cmp(self, r: _Ref, op: str, value: Any, path: str) -> Any:
@@ -326,13 +331,7 @@ class Compiler:
                 f"{path}: {value!r:.60} ({type(value).__name__}) cannot be compared with "
                 f"{op!r} in SQL; compare with a str, number, bool or date"
             )
-        cmp = {
-            "eq": lambda: lhs == v,
-            "gt": lambda: lhs > v,
-            "gte": lambda: lhs >= v,
-            "lt": lambda: lhs < v,
-            "lte": lambda: lhs <= v,
-        }[op]()
+        cmp = _COMPARE[op](lhs, v)
         return sa.and_(self.jis(r, kind, path), sa.func.coalesce(cmp, _FALSE))
 
     def _is_array(self, r: _Ref) -> bool:
@@ -539,14 +538,7 @@ class Compiler:
             pos = self._any_of(r, values, path)
             return pos if op == "inq" else sa.not_(pos)
         if op == "between":
-            if not isinstance(value, (list, tuple)) or len(value) != 2:
-                raise FilterError(
-                    f"{path}: expects exactly two values [low, high] (inclusive), got {value!r}"
-                )
-            if value[0] is None or value[1] is None:
-                raise FilterError(f"{path}: bounds cannot be None, got {value!r}")
-            lo = coerce_value(prop, value[0], f"{path}[0]")
-            hi = coerce_value(prop, value[1], f"{path}[1]")
+            lo, hi = between_bounds(prop, value, path)
             return sa.and_(
                 self.order_cmp(r, "gte", lo, f"{path}[0]"),
                 self.order_cmp(r, "lte", hi, f"{path}[1]"),
