@@ -191,8 +191,20 @@ def test_bench_compare_shapes_and_owner_scan_grows() -> None:
         bench.bench_flatness((10,))
     with pytest.raises(ValueError, match="replicas"):
         bench.bench_flatness((10, 20), replicas=0)
+    with pytest.raises(ValueError, match="retries"):
+        bench.bench_flatness((10, 20), retries=-1)
     with pytest.raises(ValueError, match="scale"):
         bench.bench_compare("huge")
+
+
+def test_bench_flatness_measures_again_above_the_limit() -> None:
+    ops = [op for op in bench.COMPARE_OPS if op[0] == "ds.models.User"]
+    # limit 0 is never met: every look is taken, and the row keeps the lowest ratio
+    rows = bench.bench_flatness((10, 200), ops=ops, repeat=3, run_ms=0.5, limit=0, retries=2)
+    assert [(r["op"], r["N"], r["measurements"]) for r in rows] == [("ds.models.User", 200, 3)]
+    # a generous limit is met by the first look
+    rows = bench.bench_flatness((10, 200), ops=ops, repeat=3, run_ms=0.5, limit=1e9)
+    assert rows[0]["measurements"] == 1 and rows[0]["ratio"] > 0
 
 
 def test_bench_cleanup_rows() -> None:
