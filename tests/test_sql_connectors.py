@@ -447,6 +447,39 @@ def test_discover_tables_made_by_someone_else(sql_backend: Any) -> None:
     assert models["Customers"].count({"email": None}) == 1
 
 
+def test_foreign_keys_are_enforced_on_every_backend(sql_backend: Any) -> None:
+    pg = sql_backend.name == "postgresql"
+    sch = '"{schema}".' if pg else ""
+    serial = "SERIAL" if pg else "INTEGER"
+    stmts = ['CREATE SCHEMA "{schema}" AUTHORIZATION nbr_user'] if pg else []
+    stmts += [
+        f"CREATE TABLE {sch}parents (id {serial} PRIMARY KEY, name TEXT)",
+        f"CREATE TABLE {sch}kids (id {serial} PRIMARY KEY, "
+        f"parent_id INTEGER NOT NULL REFERENCES {sch}parents(id))",
+        f"INSERT INTO {sch}parents (id, name) VALUES (1, 'Ann'), (2, 'Bo')",
+        f"INSERT INTO {sch}kids (parent_id) VALUES (1)",
+    ]
+    if pg:
+        stmts += [f"ALTER TABLE {sch}{t} OWNER TO nbr_user" for t in ("parents", "kids")]
+    _raw(sql_backend, *stmts)
+    models = sql_backend.ds().discover_and_define(["parents", "kids"])
+    Parents, Kids = models["Parents"], models["Kids"]
+    with pytest.raises(ValidationError, match=r"(?i)foreign key.*nothing written"):
+        Kids.create(parent_id=99)
+    with pytest.raises(ValidationError, match=r"(?i)foreign key"):
+        Kids.create([{"parent_id": 2}, {"parent_id": 98}])  # one bad row: the batch is refused
+    assert [k.parent_id for k in Kids.find()] == [1]
+    with pytest.raises(ValidationError, match=r"(?i)foreign key"):
+        Parents.destroy_all({"id": 1})  # a kid still refers to Ann
+    with pytest.raises(ValidationError, match=r"(?i)foreign key"):
+        Parents.find_by_id(1).delete()
+    assert Parents.count() == 2
+    with pytest.raises(ValidationError, match=r"(?i)foreign key"):
+        Kids.update_all({"id": 1}, {"parent_id": 77})
+    assert Kids.find_by_id(1).parent_id == 1
+    assert Parents.destroy_all({"id": 2}) == 1  # nobody refers to Bo
+
+
 def test_discovered_view_and_table_without_primary_key_are_read_only(sql_backend: Any) -> None:
     """LoopBack's discovery still makes a model of a table without a primary key (issue 11).
 

@@ -929,7 +929,7 @@ class SQLConnector(Connector):
             reason = " ".join(str(getattr(exc, "orig", exc)).split())
             err = ValidationError(
                 model,
-                [("(row)", f"the database refused the row: {reason[:300]}; nothing was written")],
+                [("(row)", f"the database refused the change: {reason[:300]}; nothing written")],
             )
         except sa.exc.DataError as exc:
             reason = " ".join(str(getattr(exc, "orig", exc)).split())
@@ -1226,15 +1226,20 @@ class SQLConnector(Connector):
         return int(self._write(lambda conn: conn.execute(stmt).rowcount, cls.model_name))
 
     def destroy_all(self, cls: type[Model], where: Any = None) -> int:
-        """Delete the matching rows (one DELETE); return how many."""
+        """Delete the matching rows (one DELETE); return how many.
+
+        ValidationError (nothing deleted) when the database refuses, e.g. a foreign key.
+        """
         info = self._info(cls, check=where is not None)
         if where is None and not info.ensured:
-            with self._tx() as conn:
+
+            def run(conn: Connection) -> int:
                 self._create(conn, info.table)
                 return int(conn.execute(info.table.delete()).rowcount)
-        pred = Compiler(info, self.pg).where(where)
-        with self._tx() as conn:
-            return int(conn.execute(info.table.delete().where(pred)).rowcount)
+
+            return int(self._write(run, cls.model_name))
+        stmt = info.table.delete().where(Compiler(info, self.pg).where(where))
+        return int(self._write(lambda conn: conn.execute(stmt).rowcount, cls.model_name))
 
     def save(self, inst: Model) -> None:
         """Insert the instance (new id) or replace its row; refresh it. ValidationError."""
@@ -1291,7 +1296,10 @@ class SQLConnector(Connector):
         inst.__dict__.update(stored["row"])
 
     def delete(self, inst: Model) -> bool:
-        """Delete the instance's row by id (one DELETE); True if one was deleted."""
+        """Delete the instance's row by id (one DELETE); True if one was deleted.
+
+        TypeError for a model without an id; ValidationError when the database refuses.
+        """
         cls = type(inst)
         info = self._info(cls)
         if info.id_name is None:
@@ -1302,8 +1310,8 @@ class SQLConnector(Connector):
         ok, bound = self._id_value(info, inst.__dict__.get(info.id_name))
         if not ok:
             return False
-        with self._tx() as conn:
-            return bool(conn.execute(info.table.delete().where(info.key == bound)).rowcount)
+        stmt = info.table.delete().where(info.key == bound)
+        return bool(self._write(lambda conn: conn.execute(stmt).rowcount, cls.model_name))
 
     # --- display ----------------------------------------------------------------------------
 
@@ -1507,8 +1515,14 @@ def _fn_json_merge(base: Any, patch: str) -> str:
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
-    """Register nbregistry's deterministic functions; let SQLAlchemy drive transactions."""
+    """Register nbregistry's deterministic functions, enforce foreign keys, drive BEGIN.
+
+    ``PRAGMA foreign_keys=ON`` per connection: SQLite ignores foreign keys unless asked,
+    and PostgreSQL always enforces them, so a row the database refuses is refused on both
+    (a ``ValidationError``, nothing written).
+    """
     dbapi_conn.isolation_level = None
+    dbapi_conn.execute("PRAGMA foreign_keys=ON")
     for name, n, fn in (
         ("nbr_regexp", 3, _fn_regexp),
         ("nbr_ilike", 2, _fn_ilike),
