@@ -311,7 +311,16 @@ def test_password_never_shown(pg_server: Any, caplog: pytest.LogCaptureFixture) 
             repr(good.connector.engine),
             str(good.models.T.to_frame()),
         ]
-        assert good.settings["url"].startswith("postgresql://nbr_user:***@")
+        # shown and shared without the password, not even masked: a peer process
+        # authenticates from its environment (PGPASSWORD, ~/.pgpass)
+        assert good.settings["url"].startswith("postgresql://nbr_user@127.0.0.1:")
+        in_query = f"postgresql://nbr_user@127.0.0.1:{pg_server.port}/nbr_test?password=" + quote(
+            pw, safe=""
+        )
+        q = DataSource("postgresql", registry=reg, name="q", url=in_query)
+        assert q.ping() is True
+        assert q.settings["url"] == f"postgresql://nbr_user@127.0.0.1:{pg_server.port}/nbr_test"
+        shown += [repr(q), str(q.settings), str(vars(q.connector)), q._repr_html_()]
         wrong = pg_server.settings(password=pw + "x")
         bad = DataSource("postgresql", registry=reg, name="bad", **wrong)
         with pytest.raises(DataSourceConnectionError) as info:

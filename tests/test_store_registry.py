@@ -406,6 +406,37 @@ def test_a_synced_memory_owner_never_opens_the_other_process_file(
     assert other.models.User.count() == 0  # rows stay per process
 
 
+@pytest.mark.parametrize(
+    "secret_url",
+    [
+        "postgresql://alice:S3cr3tPW@127.0.0.1:1/db?sslmode=disable",
+        "postgresql://alice@127.0.0.1:1/db?password=S3cr3tPW&sslmode=disable",
+        "postgresql://alice@127.0.0.1:1/db?sslpassword=S3cr3tPW&sslmode=disable",
+    ],
+)
+def test_no_password_reaches_the_store_in_any_spelling(
+    pair: Any, url: str, secret_url: str
+) -> None:
+    a, b = pair
+    ds = DataSource("postgresql", name="pg", tenant="acme", registry=a, url=secret_url)
+    ds.define("T", {"v": "integer"})  # define never connects: the server need not exist
+    b.sync()
+    peer = b.owner_by_name("pg", tenant="acme")
+    # the peer gets the server without any password (its own comes from PGPASSWORD)
+    assert peer.settings["url"] == "postgresql://alice@127.0.0.1:1/db?sslmode=disable"
+    assert peer.models.T.definition.fingerprint == ds.models.T.definition.fingerprint
+    raw = Path(url.removeprefix("sqlite:///"))
+    for f in (raw, raw.with_name(raw.name + "-wal")):
+        if f.exists():
+            assert b"S3cr3tPW" not in f.read_bytes()
+    con = sqlite3.connect(raw)
+    try:
+        dump = "\n".join(con.iterdump())
+    finally:
+        con.close()
+    assert "S3cr3tPW" not in dump and "alice@127.0.0.1:1/db" in dump
+
+
 def test_an_owner_whose_connector_cannot_be_created_arrives_with_its_models(pair: Any) -> None:
     a, b = pair
     probe = DataSource("memory", name="probe", tenant="acme", registry=a)

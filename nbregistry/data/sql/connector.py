@@ -21,6 +21,7 @@ Decisions where DESIGN §12.2 is silent:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -1609,6 +1610,10 @@ class SQLiteConnector(SQLConnector):
 _URL_PASSWORD = re.compile(r"://[^/@:]*:([^@/]*)@")
 
 
+#: libpq URL query parameters that hold secrets: never shown, never shared.
+_SECRET_QUERY = ("password", "sslpassword")
+
+
 class PostgreSQLConnector(SQLConnector):
     """``DataSource("postgresql", url=... | host=, port=, user=, password=, database=, schema=)``.
 
@@ -1638,11 +1643,33 @@ class PostgreSQLConnector(SQLConnector):
                 secrets.extend([m.group(1), unquote(m.group(1))])
         self._raw_secrets = [s for s in secrets if s]
         url = self._parse(raw)
+        # Secrets given as URL query parameters: ?password= becomes the URL's password
+        # (which SQLAlchemy masks in every repr), ?sslpassword= a connect argument held
+        # as a Secret; neither stays in the URL, so no repr of it can show them.
+        self._ssl_password: engines.Secret | None = None
+        for key in _SECRET_QUERY:
+            value = url.query.get(key)
+            values = [value] if isinstance(value, str) else list(value or ())
+            self._raw_secrets.extend(v for v in values if v)
+            if values and key == "password" and url.password is None:
+                url = url.set(password=values[-1])
+            elif values and key == "sslpassword":
+                self._ssl_password = engines.Secret(values[-1])
+        url = url.difference_update_query(_SECRET_QUERY)
         public = {k: v for k, v in raw.items() if k != "password"}
         if "url" in public:
-            public["url"] = url.render_as_string(hide_password=True).replace(
-                "postgresql+psycopg", "postgresql", 1
+            # Shown and shared without any secret: no password in the user info and no
+            # ?password= / ?sslpassword= — a peer process authenticates from its
+            # environment (PGPASSWORD, ~/.pgpass), as DESIGN §12.5 wants.
+            bare = sa.engine.URL.create(
+                "postgresql",
+                username=url.username,
+                host=url.host,
+                port=url.port,
+                database=url.database,
+                query={k: v for k, v in url.query.items() if k not in _SECRET_QUERY},
             )
+            public["url"] = bare.render_as_string(hide_password=True)
         super().__init__(raw)
         self.settings = public
         self._url = url
@@ -1650,7 +1677,13 @@ class PostgreSQLConnector(SQLConnector):
             self._raw_secrets.append(str(url.password))
         self._secrets = [engines.Secret(s) for s in dict.fromkeys(self._raw_secrets)]
         del self._raw_secrets
-        self._key = url.render_as_string(hide_password=False)
+        # The shared-engine key: a digest of the full URL (two roles never share a pool)
+        # so that not even ``vars(connector)`` holds the password in any spelling.
+        self._key = hashlib.sha256(
+            url.render_as_string(hide_password=False).encode()
+            + b"\0"
+            + (self._ssl_password.reveal().encode() if self._ssl_password else b"")
+        ).hexdigest()
         host = url.host or "localhost"
         self._where = f"PostgreSQL server {host}:{url.port or 5432}, database {url.database!r}"
         schema = raw.get("schema")
@@ -1748,6 +1781,7 @@ class PostgreSQLConnector(SQLConnector):
                 "connect_timeout": 10,
                 "options": "-c TimeZone=UTC",
                 "application_name": "nbregistry",
+                **({"sslpassword": self._ssl_password.reveal()} if self._ssl_password else {}),
             },
         )
 
