@@ -605,3 +605,140 @@ def test_events_carry_the_revision_and_author_only_when_shared(pair: Any) -> Non
     b.sync()
     applied = [e for e in theirs if e.model_name == "User" and e.kind == "registered"]
     assert applied and applied[0].revision == shared[0].revision
+
+
+# --- connect pulls the state, automatic names, attach compatibility, authors, scopes ---------
+
+
+def test_connect_does_not_replay_old_deletes_onto_local_models(url: str) -> None:
+    a = ModelRegistry()
+    a.connect_store(url)
+    crm = DataSource("memory", name="crm", tenant="acme", registry=a)
+    crm.define("Gone", {"x": "string"})
+    crm.define("User", USER)
+    crm.delete_model("Gone")  # the log: define Gone, define User, delete Gone
+    b = ModelRegistry()
+    mine = DataSource("memory", name="crm", tenant="acme", registry=b)
+    gone = mine.define("Gone", {"x": "string"})  # defined here before connecting
+    b.connect_store(url)
+    assert mine.models.Gone is gone  # kept: the store's old delete is history, not state
+    assert sorted(mine.models) == ["Gone", "User"]
+    a.sync()
+    assert a.get_model("Gone", tenant="acme").definition.fingerprint == gone.definition.fingerprint
+    a.disconnect_store()
+    b.disconnect_store()
+
+
+def test_connect_after_a_store_wide_clear_keeps_local_models(url: str) -> None:
+    a = ModelRegistry()
+    a.connect_store(url)
+    DataSource("memory", name="crm", tenant="acme", registry=a).define("User", USER)
+    a.clear(scope="store")
+    DataSource("memory", name="hr", tenant="acme", registry=a).define("Emp", {"n": "string"})
+    b = ModelRegistry()
+    local = DataSource("memory", name="ops", tenant="acme", registry=b).define("Job", {})
+    b.connect_store(url)
+    assert b.get_model("Job", tenant="acme") is local
+    assert b.get_model("Emp", tenant="acme") is not None
+    assert b.find_model_by_name("User", tenant="acme") is None  # cleared in the store
+    a.disconnect_store()
+    b.disconnect_store()
+
+
+def test_an_automatically_named_owner_never_adopts_a_shared_one(pair: Any, url: str) -> None:
+    a, b = pair
+    auto = DataSource("memory", tenant="acme", registry=b)  # memory-1, say
+    auto.define("Mine", {"x": "string"})
+    named = DataSource("memory", name=auto.name, tenant="acme", registry=a)
+    named.define("Shared", {"y": "string"})
+    with pytest.warns(RuntimeWarning, match="automatic name"):
+        b.sync()
+    assert list(auto.models) == ["Mine"]  # the shared one's model is not here
+    auto.define("Mine2", {"z": "string"})  # still local: nothing reaches the store
+    assert {d.model for d in a.store.definitions()} == {"Shared"}
+    c = ModelRegistry()
+    DataSource("memory", tenant="acme", registry=c).define("Other", {})  # memory-1 again
+    with pytest.raises(ConflictError, match="automatic"):
+        c.connect_store(url)
+    assert c.store is None
+
+
+def test_listen_on_a_store_that_cannot_leaves_the_registry_unconnected(pair: Any, url: str) -> None:
+    a, _ = pair
+    DataSource("memory", name="crm", tenant="acme", registry=a).define("User", USER)
+    reg = ModelRegistry()
+    mine = DataSource("memory", name="ops", tenant="acme", registry=reg)
+    mine.define("Job", {"x": "string"})
+    with pytest.raises(StoreError, match="listen=True needs"):
+        reg.connect_store(url, listen=True)
+    assert reg.store is None
+    assert reg.find_model_by_name("User", tenant="acme") is None  # nothing pulled
+    assert "Job" not in {d.model for d in a.store.definitions()}  # nothing pushed
+    reg.connect_store(url)  # and it can connect afterwards
+    assert reg.get_model("User", tenant="acme") is not None
+    reg.disconnect_store()
+
+
+def test_attach_obeys_the_compatibility_mode(url: str) -> None:
+    reg = ModelRegistry(compatibility="full")
+    ds = DataSource("memory", name="crm", registry=reg)
+    user = ds.define("User", {"name": "string"})
+    other = DataSource("memory", name="hr", registry=reg)
+    breaking = other.define("User", {"name": "integer", "x": {"type": "string", "required": True}})
+    with pytest.raises(IncompatibleDefinitionError, match="name"):
+        ds.attach(breaking)
+    assert ds.models.User is user and other.models.User is breaking  # nothing moved
+    fine = DataSource("memory", name="ops", registry=reg).define(
+        "User", {"name": "string", "note": "string"}
+    )
+    reg.compatibility = "backward"
+    assert ds.attach(fine) is fine
+
+
+def test_a_pulled_definition_names_its_revision_and_author(pair: Any) -> None:
+    a, b = pair
+    DataSource("memory", name="crm", tenant="acme", registry=a).define("User", USER)
+    seen: list[RegistryEvent] = []
+    b.subscribe(seen.append)
+    ds_b = DataSource("memory", name="crm", tenant="acme", registry=b)  # pulls, no sync()
+    added = [e for e in seen if e.model_name == "User"]
+    assert added, seen
+    assert added and added[0].revision is not None and "@" in (added[0].by or "")
+    assert (
+        ds_b.models.User.definition.fingerprint
+        == a.get_model("User", tenant="acme").definition.fingerprint
+    )
+
+
+def test_cleanup_inactive_tenants_scope(pair: Any) -> None:
+    a, b = pair
+    DataSource("memory", name="crm", tenant="acme", registry=a).define("User", USER)
+    b.sync()
+    assert a.cleanup_inactive_tenants(0) == 1  # local: b and the store keep it
+    assert b.sync() == 0 and b.get_model("User", tenant="acme") is not None
+    assert {d.model for d in a.store.definitions()} == {"User"}
+    assert b.cleanup_inactive_tenants(0, scope="store") == 1
+    assert a.store.definitions() == []
+    with pytest.raises(ValueError, match="scope must be"):
+        a.cleanup_inactive_tenants(0, scope="everywhere")
+    lone = ModelRegistry()
+    DataSource("memory", name="crm", registry=lone).define("User", USER)
+    with pytest.raises(StoreError, match="no tenant was cleaned"):
+        lone.cleanup_inactive_tenants(0, scope="store")
+    assert lone.get_model("User") is not None
+
+
+def test_disconnect_and_garbage_collection_stay_local(pair: Any) -> None:
+    import gc
+
+    a, b = pair
+    ds = DataSource("memory", name="crm", tenant="acme", registry=a)
+    ds.define("User", USER)
+    scratch = DataSource("memory", tenant="acme", registry=a)
+    scratch.define("Tmp", {})
+    del scratch
+    gc.collect()
+    a.disconnect(ds)
+    b.sync()
+    assert b.get_model("User", tenant="acme") is not None
+    assert {d.model for d in a.store.definitions()} == {"User"}

@@ -765,6 +765,7 @@ class ModelRegistry:
         """
         for model in models:
             self.check_attachable(owner, model)
+        self._check_attach_compatibility(owner, models)
         for model in models:
             existing = owner._index.get(model.model_name)
             if existing is not None and existing is not model:
@@ -775,6 +776,29 @@ class ModelRegistry:
                 self._attach_locked(owner, model, as_app, events)
         self._emit(events)
         return models
+
+    def _check_attach_compatibility(self, owner: Owner, models: list[type[Model]]) -> None:
+        """Check every replacement an attach makes against the compatibility mode.
+
+        An attach that replaces a class of that name with another definition is a
+        redefinition, so it obeys the mode as ``define`` does: IncompatibleDefinitionError
+        listing each breaking change, nothing attached.
+        """
+        mode = self.compatibility
+        if mode == "none":
+            return
+        from .definitions import check_compatibility, definition_json
+
+        for model in models:
+            existing = owner._index.get(model.model_name)
+            if (
+                existing is not None
+                and existing is not model
+                and existing.definition.fingerprint != model.definition.fingerprint
+            ):
+                check_compatibility(
+                    model.model_name, definition_json(existing), definition_json(model), mode
+                )
 
     def _attach_locked(self, owner: Owner, model: type[Model], as_app: bool, events: Batch) -> None:
         name = model.model_name
@@ -997,7 +1021,14 @@ class ModelRegistry:
                 "call disconnect_store() first"
             )
         store = open_store(url)
+        link = StoreLink(store)
+        events = Batch()
         try:
+            if listen:
+                # Listen first, so that a store that cannot (SQLite) or a listener that
+                # fails leaves nothing changed here, and no revision committed while the
+                # pull runs goes unannounced (the callback marks the link pending).
+                link.stop_listening = store.listen(lambda revision: self._on_notify(revision, link))
             with self._lock:
                 revisions = store.revisions(0)
                 clashes = self._clashes(store, revisions)
@@ -1009,21 +1040,22 @@ class ModelRegistry:
                         + "; nothing was applied — rename or remove them here, then connect",
                         clashes=clashes,
                     )
-                link = StoreLink(store)
                 link.mode = store.compatibility()
                 self._link = link
                 try:
-                    events = self._apply_revisions(link, revisions)
+                    events = self._pull_state(link, revisions)
                     self._push_local(link)
                 except BaseException:
                     self._link = None
                     raise
-            if listen:
-                link.stop_listening = store.listen(self._on_notify)
         except BaseException:
+            if link.stop_listening is not None:
+                link.stop_listening()
             store.close()
             raise
         self._emit(events)
+        if link.pending.is_set() and not self.deferred_sync:
+            self.sync()  # announced while connecting
         return store
 
     def disconnect_store(self) -> None:
@@ -1057,13 +1089,17 @@ class ModelRegistry:
         self._emit(events)
         return applied
 
-    def _on_notify(self, revision: int | None) -> None:
-        """Listener callback (its own thread): apply now, or at the next sync() in IPython."""
-        link = self._link
+    def _on_notify(self, revision: int | None, link: StoreLink | None = None) -> None:
+        """Listener callback (its own thread): apply now, or at the next sync() in IPython.
+
+        ``link`` is the connection the listener belongs to; while it is still being made
+        (or after it was replaced) the announcement only marks it pending.
+        """
+        link = self._link if link is None else link
         if link is None or (revision is not None and revision <= link.head):
             return
         link.pending.set()
-        if self.deferred_sync:
+        if self.deferred_sync or self._link is not link:
             return
         try:
             self.sync()
@@ -1146,6 +1182,8 @@ class ModelRegistry:
 
         for d in link.store.definitions():
             if (d.tenant, d.owner) == (owner.tenant, owner.name):
+                made = link.store.revisions(d.revision - 1, limit=1)
+                at, by = (made[0].at, made[0].by) if made else ("", "")
                 rev = Revision(
                     d.revision,
                     "define",
@@ -1154,10 +1192,12 @@ class ModelRegistry:
                     d.model,
                     d.fingerprint,
                     {"definition": d.definition},
-                    "",
-                    "",
+                    at,
+                    by,
                 )
+                events.stamp = (rev.revision, rev.by)
                 self._apply_one(link, rev, events)
+        events.stamp = None
 
     def _is_shared(self, owner: Any) -> bool:
         link = self._link
@@ -1346,6 +1386,12 @@ class ModelRegistry:
                 stored = owners.get((code, name))
                 if stored is None:
                     continue
+                if owner in self._auto_named:
+                    out.append(
+                        f"the store has an owner {name!r} of tenant {code!r}, a name a local "
+                        "owner holds automatically (automatic names stay local)"
+                    )
+                    continue
                 mine = owner_payload(owner)
                 if not same_payload(stored, mine):
                     out.append(
@@ -1362,6 +1408,51 @@ class ModelRegistry:
                             f"but {cls.definition.fingerprint} here"
                         )
         return out
+
+    def _pull_state(self, link: StoreLink, revisions: list[Revision]) -> Batch:
+        """Build here the store's current owners and definitions (connect; lock held).
+
+        The store's *state*, not a replay of its log: an old ``delete``, ``cleanup`` or
+        ``clear`` in the log must not remove a model this registry holds locally (it is
+        pushed next, as DESIGN §12.5's "pull, then push" wants). Each item carries the
+        time and author of the revision that made it.
+        """
+        from .store import Revision
+
+        by_number = {r.revision: r for r in revisions}
+
+        def stamp(number: int) -> tuple[str, str]:
+            r = by_number.get(number)
+            return ("", "") if r is None else (r.at, r.by)
+
+        pulled: list[Revision] = []
+        for o in link.store.owners():
+            payload = {
+                "owner_type": o.owner_type,
+                "connector": o.connector,
+                "settings": dict(o.settings),
+            }
+            pulled.append(
+                Revision(
+                    o.revision, "owner", o.tenant, o.name, None, None, payload, *stamp(o.revision)
+                )
+            )
+        for d in link.store.definitions():
+            pulled.append(
+                Revision(
+                    d.revision,
+                    "define",
+                    d.tenant,
+                    d.owner,
+                    d.model,
+                    d.fingerprint,
+                    {"definition": d.definition},
+                    *stamp(d.revision),
+                )
+            )
+        events = self._apply_revisions(link, pulled)
+        link.head = revisions[-1].revision if revisions else 0
+        return events
 
     def _push_local(self, link: StoreLink) -> None:
         """Commit the named owners and models only this registry holds (lock held)."""
@@ -1425,6 +1516,8 @@ class ModelRegistry:
 
     def _apply_one(self, link: StoreLink, rev: Revision, events: Batch) -> None:
         """Apply one revision here without committing anything (lock held)."""
+        if (rev.tenant, rev.owner) in link.unavailable:
+            return  # a shared owner this process cannot hold (warned once)
         keys: list[tuple[Any, Any, Any]] = []
         if rev.op in ("define", "redefine", "attach", "delete"):
             keys.append((rev.tenant, rev.owner, rev.model))
@@ -1453,6 +1546,7 @@ class ModelRegistry:
                 return
             names = self._owner_names.get(tenant)  # type: ignore[arg-type]
             holder = None if names is None else names.get(rev.owner)  # type: ignore[arg-type]
+            self._refuse_automatic(link, tenant, rev.owner, holder)  # type: ignore[arg-type]
             if holder is not None:
                 if same_payload(owner_payload(holder), rev.payload):
                     link.owners[key] = holder  # type: ignore[index]
@@ -1488,10 +1582,29 @@ class ModelRegistry:
         elif op == "compatibility":
             link.mode = str(rev.payload.get("mode", "none"))
 
+    def _refuse_automatic(self, link: StoreLink, tenant: str, name: str, holder: Any) -> None:
+        """Raise ValueError if an automatically named local owner holds a shared name.
+
+        Automatically named owners stay local (DESIGN §12.5), so the shared owner of that
+        name cannot live here: it is marked unavailable (its later revisions are skipped)
+        and the one ValueError becomes sync()'s one warning.
+        """
+        if holder is None or holder not in self._auto_named:
+            return
+        link.unavailable.add((tenant, name))
+        raise ValueError(
+            f"a local owner with the automatic name {name!r} holds that name in tenant "
+            f"{tenant!r}, and automatically named owners stay local; the shared owner "
+            f"{name!r} and its models are not synced here — give the local owner a name "
+            "(or the shared one another) and connect again"
+        )
+
     def _materialize_owner(
         self, link: StoreLink, tenant: str, name: str, payload: dict[str, Any]
     ) -> Any:
         """Create here the shared owner a revision describes (lock held, applying)."""
+        names = self._owner_names.get(tenant)
+        self._refuse_automatic(link, tenant, name, None if names is None else names.get(name))
         kind = payload.get("owner_type")
         factory = OWNER_TYPES.get(kind)  # type: ignore[arg-type]
         if factory is None:
@@ -1847,22 +1960,31 @@ class ModelRegistry:
         self._drop_tenant_store(code)
         return removed, owners
 
-    def cleanup_inactive_tenants(self, max_idle_seconds: float) -> int:
+    def cleanup_inactive_tenants(self, max_idle_seconds: float, *, scope: str = "local") -> int:
         """Clean every tenant idle for at least ``max_idle_seconds``; return how many.
 
-        Idle means no registration or lookup since. Raises ValueError for a negative or
-        non-numeric age.
+        Idle means no registration or lookup *in this process* since. ``scope="local"``
+        (the default) changes only this process; ``scope="store"`` records each tenant's
+        cleanup in the connected store for every process (StoreError, before anything is
+        cleaned, when no store is connected). Raises TypeError / ValueError for a
+        non-numeric or negative age, ValueError for an unknown scope.
         """
         if isinstance(max_idle_seconds, bool) or not isinstance(max_idle_seconds, (int, float)):
             raise TypeError(f"max_idle_seconds must be a number, got {max_idle_seconds!r}")
         if max_idle_seconds < 0:
             raise ValueError(f"max_idle_seconds must be >= 0, got {max_idle_seconds!r}")
+        _check_scope(scope)
+        if scope == "store" and self._link is None:
+            raise StoreError(
+                "scope='store' needs a connected store (no tenant was cleaned); call "
+                "registry.connect_store(url) first, or use scope='local'"
+            )
         now = _now()
         stale = [
             c for c, t in list(self._tenants.items()) if now - t.last_accessed >= max_idle_seconds
         ]
         for code in stale:
-            self.cleanup_tenant(code)
+            self.cleanup_tenant(code, scope=scope)
         return len(stale)
 
     def start_auto_cleanup(self, max_idle_seconds: float, *, interval: float = 60.0) -> AutoCleanup:

@@ -100,6 +100,10 @@ class StoreLink:
     pending: threading.Event = field(default_factory=threading.Event)
     # Stops the listener thread (None: not listening).
     stop_listening: Callable[[], None] | None = None
+    # (tenant, owner name) of shared owners this process cannot hold, because a local
+    # owner holds that name automatically (automatic names stay local): their revisions
+    # are skipped here after one warning, instead of one warning per revision.
+    unavailable: set[OwnerKey] = field(default_factory=set)
 
     def committed(self, rev: Revision | None, key: ModelKey | None = None) -> None:
         """Record a revision this process committed (and, for a model, that it saw it)."""
@@ -123,6 +127,7 @@ class StoreLink:
         for d in (self.seen, self.authors, self.latest):
             for k in [k for k in d if code is None or k[0] == code]:
                 del d[k]
+        self.unavailable = {k for k in self.unavailable if code is not None and k[0] != code}
         for o in (self.owners, self.payloads):
             for k in [k for k in o if code is None or k[0] == code]:
                 del o[k]
