@@ -479,6 +479,9 @@ REQ_X = {"type": "string", "required": True}
         ("backward", {"name": NAME}, True),
         ("backward", {"name": NAME, "age": "number"}, True),
         ("backward", {"name": NAME, "age": "integer", "x": REQ_X}, False),
+        # a required property with a default reads old data (the default fills it)
+        ("backward", {"name": NAME, "age": "integer", "x": {**REQ_X, "default": "-"}}, True),
+        ("full", {"name": NAME, "age": "integer", "x": {**REQ_X, "default": "-"}}, True),
         ("forward", {"name": NAME, "age": "integer", "x": REQ_X}, True),
         ("forward", {"name": NAME}, True),
         ("forward", {"name": NAME, "age": "number"}, False),

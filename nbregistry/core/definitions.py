@@ -257,7 +257,8 @@ def compatibility_breaks(
     """Return one line per change of ``after`` that breaks ``mode`` against ``before``.
 
     ``backward``: the new definition reads data written with the last one (add optional
-    properties, remove properties, widen integer → number). ``forward``: the last one
+    properties — or required ones with a default, which fills data written without them,
+    as Confluent allows — remove properties, widen integer → number). ``forward``: the last one
     reads data written with the new one (add properties, remove optional ones).
     ``full``: both. Changing a type otherwise, making a property required, changing
     ``id`` or ``strict`` breaks every mode but ``none``. ValueError for an unknown mode.
@@ -276,10 +277,10 @@ def compatibility_breaks(
     for name, p in b.items():
         if name in a:
             continue
-        if back and p.get("required"):
+        if back and p.get("required") and "default" not in p:
             out.append(
                 f"added required property {name!r}: the new definition cannot read data "
-                "written without it (make it optional)"
+                "written without it (make it optional, or give it a default)"
             )
     for name, p in a.items():
         if name in b:
