@@ -3,9 +3,10 @@
 Sections: ``lookups`` (the after design against a plain dict, plus core figures),
 ``memory`` (the seed scenario before vs after, each in a fresh process), ``compare``
 (every lookup before vs after at growing N, and the after design's flatness in N),
-``cleanup`` (one call vs the before design's multi-store cleanup), ``connector`` (the
-memory connector's own costs), ``sql`` (the sqlite and postgresql connectors vs
-SQLAlchemy Core and pandas; PostgreSQL with ``--pg-url URL`` or ``NBREGISTRY_PG_URL``),
+``cleanup`` (one call vs the before design's multi-store cleanup), ``connector`` (every
+connector: the memory connector's own costs, then the ``sql`` section), ``sql`` (the
+sqlite and postgresql connectors vs SQLAlchemy Core and pandas; PostgreSQL with
+``--pg-url URL`` or ``NBREGISTRY_PG_URL``),
 ``store`` (the shared store: idle sync, define and lookups with vs without, a fresh
 process's sync; PostgreSQL with ``$NBREGISTRY_BENCH_PG``) and ``all``. Progress goes to stderr.
 """
@@ -44,7 +45,9 @@ def _sections(
         return {"cleanup": bench.bench_cleanup(scale, progress=_progress)}
 
     def connector(scale: str) -> dict[str, list[dict[str, Any]]]:
-        return bench_connector.run_sections(scale)
+        # Every connector, as the connector issues name it: the memory connector vs
+        # pandas and sqlite3, then the sqlite/postgresql connectors vs SQLAlchemy Core.
+        return {**bench_connector.run_sections(scale), **sql(scale)}
 
     def store(scale: str) -> dict[str, list[dict[str, Any]]]:
         from .bench import store as bench_store
@@ -94,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         default="all",
         choices=[*sections, "all"],
         help="lookups: registry lookup costs vs a dict; memory / compare / cleanup: before "
-        "(nbregistry.legacy) vs after; connector: the memory store; sql: the sqlite and "
-        "postgresql connectors vs SQLAlchemy Core; all (default): every one",
+        "(nbregistry.legacy) vs after; connector: every connector (the memory one vs pandas "
+        "and sqlite3, then sql); sql: the sqlite and postgresql connectors vs SQLAlchemy "
+        "Core; all (default): every one",
     )
     p_bench.add_argument(
         "--scale",
@@ -124,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.pg_url:
         sections = _sections(args.pg_url)
-    chosen = list(sections) if args.section == "all" else [args.section]
+    # "all": every section once (connector already includes sql)
+    chosen = [s for s in sections if s != "sql"] if args.section == "all" else [args.section]
     results: dict[str, Any] = {
         "machine": {
             "python": platform.python_version(),

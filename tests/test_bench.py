@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -305,3 +306,35 @@ def test_connector_bench_shapes_at_quick_scale() -> None:
     assert all("PASS" in r["targets"] or "FAIL" in r["targets"] for r in rows[:10])
     with pytest.raises(ValueError, match="unknown scale"):
         connector.run_connector_bench("huge")
+
+
+def test_bench_connector_covers_every_connector_and_all_runs_sql_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nbregistry import __main__ as cli
+    from nbregistry.bench import connector as bench_connector
+    from nbregistry.bench import sql as bench_sql
+
+    calls: list[str] = []
+
+    def memory_rows(scale: str) -> dict[str, list[dict[str, Any]]]:
+        calls.append(f"memory:{scale}")
+        return {"connector": [{"query": "q", "ratio": 1.0}]}
+
+    def sql_rows(scale: str, *, pg_url: str | None = None) -> list[dict[str, Any]]:
+        calls.append(f"sql:{scale}:{pg_url}")
+        return [{"backend": "sqlite", "ratio": 1.1}]
+
+    monkeypatch.setattr(bench_connector, "run_sections", memory_rows)
+    monkeypatch.setattr(bench_sql, "run_sql_bench", sql_rows)
+    assert cli.main(["bench", "connector", "--scale", "ci", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert calls == ["memory:ci", "sql:ci:None"]
+    assert set(out) >= {"connector", "sql"}
+    sections = cli._sections()
+    for name in [s for s in sections if s not in ("connector", "sql")]:
+        monkeypatch.setitem(sections, name, lambda scale: {})
+    monkeypatch.setattr(cli, "_sections", lambda pg_url=None: sections)
+    calls.clear()
+    assert cli.main(["bench", "all", "--scale", "ci", "--json"]) == 0
+    assert calls == ["memory:ci", "sql:ci:None"]  # sql once, inside connector
