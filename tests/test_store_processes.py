@@ -314,9 +314,12 @@ def test_two_kernels_share_a_store(tmp_path: Path) -> None:
             km.cleanup_resources()
 
 
+@pytest.mark.parametrize("runner", ["spawn", "ProcessPoolExecutor", "loky"])
 def test_a_worker_with_nbregistry_store_resolves_pickled_instances_by_itself(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runner: str
 ) -> None:
+    # (forkserver: its server process keeps the environment it started with, so a worker
+    # sees $NBREGISTRY_STORE only if it was set before the first forkserver pool.)
     import multiprocessing
 
     sys.path.insert(0, str(Path(__file__).parent))
@@ -335,8 +338,24 @@ def test_a_worker_with_nbregistry_store_resolves_pickled_instances_by_itself(
         parcel = ds.define("Parcel", {"weight": "number", "to": {"city": "string"}})
         item = parcel(weight=2.5, to={"city": "Oslo"})
         ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(1) as pool:
-            out = pool.apply(pickle_models.describe_from_store, (item,))
+        if runner == "spawn":
+            with ctx.Pool(1) as pool:
+                out = pool.apply(pickle_models.describe_from_store, (item,))
+        elif runner == "ProcessPoolExecutor":
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as ex:
+                out = ex.submit(pickle_models.describe_from_store, item).result(timeout=120)
+        else:
+            from joblib.externals.loky import get_reusable_executor
+
+            ex = get_reusable_executor(
+                max_workers=1, env={"NBREGISTRY_STORE": url, "PYTHONPATH": os.environ["PYTHONPATH"]}
+            )
+            try:
+                out = ex.submit(pickle_models.describe_from_store, item).result(timeout=120)
+            finally:
+                ex.shutdown(wait=True)
         assert out["is_registered_class"] is True  # type(x) is the worker's registry class
         assert out["store"] == url  # the worker connected to $NBREGISTRY_STORE by itself
         assert out["data"]["weight"] == 2.5 and out["data"]["to"] == {"city": "Oslo"}
