@@ -116,13 +116,17 @@ class Kit:
 
     def cli_upgrade(self) -> subprocess.CompletedProcess[str]:
         """Run ``python -m nbregistry store upgrade URL`` in a real process."""
-        return subprocess.run(
+        done = subprocess.run(
             [sys.executable, "-m", "nbregistry", "store", "upgrade", self.url],
             capture_output=True,
             text=True,
             env=ENV,
             timeout=120,
         )
+        if self.pg is not None:  # the URL carries the password: it is never printed
+            for spelling in (self.pg.password, quote(self.pg.password, safe="")):
+                assert spelling not in done.stdout + done.stderr
+        return done
 
     def shown(self) -> str:
         """Return the URL as the store shows it (PostgreSQL: the password masked)."""
