@@ -135,7 +135,8 @@ def migrations_from(
                 if low == SCHEMA_VERSION
                 else f"this nbregistry upgrades only version {low} to {SCHEMA_VERSION}"
                 if low == SCHEMA_VERSION - 1
-                else f"this nbregistry upgrades versions {low} to {SCHEMA_VERSION - 1}"
+                else f"this nbregistry upgrades versions {low} to {SCHEMA_VERSION - 1}, "
+                f"each up to {SCHEMA_VERSION}"
             )
             raise StoreError(
                 f"cannot {action} store {url!r} (schema version {version}): no migration "

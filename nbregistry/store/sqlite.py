@@ -136,7 +136,6 @@ class SQLiteStore(SQLStore):
         ours = [t for t in _TABLES if t in tables]
         if not ours:
             return None
-        problem = ""
         if len(ours) != len(_TABLES):
             missing = ", ".join(t for t in _TABLES if t not in tables)
             problem = f"holds only some nbregistry tables (no {missing})"
