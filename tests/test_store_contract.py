@@ -32,9 +32,10 @@ import nbregistry
 from nbregistry import ConflictError, StoreError
 from nbregistry.core import plugins
 from nbregistry.core.store import Change, Revision, Store, open_store, store_class
+from nbregistry.store import sqlbase
 from nbregistry.store.postgresql import SCHEMA_VERSION as PG_SCHEMA_VERSION
 from nbregistry.store.postgresql import PostgreSQLStore
-from nbregistry.store.sqlbase import HISTORY
+from nbregistry.store.sqlbase import HISTORY, HISTORY_INDEXES, MIGRATIONS
 from nbregistry.store.sqlite import SCHEMA_VERSION, SQLiteStore
 
 WRITER = Path(__file__).with_name("store_writer.py")
@@ -93,6 +94,43 @@ class Kit:
                 f"table_schema = '{self.schema}' AND table_name = 'nbregistry_{table}'"
             )
         ]
+
+    def indexes(self) -> set[str]:
+        """Return the names of the indexes on the store's tables."""
+        if self.name == "sqlite":
+            sql = "SELECT name FROM sqlite_master WHERE type = 'index'"
+        else:
+            sql = f"SELECT indexname FROM pg_indexes WHERE schemaname = '{self.schema}'"
+        return {r[0] for r in self.raw(sql)}
+
+    def tables(self) -> set[str]:
+        """Return the logical names (``owners``, ...) of the store's tables present."""
+        if self.name == "sqlite":
+            sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+        else:
+            sql = f"SELECT tablename FROM pg_tables WHERE schemaname = '{self.schema}'"
+        return {r[0].removeprefix("nbregistry_") for r in self.raw(sql)}
+
+    def version(self) -> list[tuple[Any, ...]]:
+        return self.raw(f"SELECT version FROM {self.table('schema')}")
+
+    def cli_upgrade(self) -> subprocess.CompletedProcess[str]:
+        """Run ``python -m nbregistry store upgrade URL`` in a real process."""
+        done = subprocess.run(
+            [sys.executable, "-m", "nbregistry", "store", "upgrade", self.url],
+            capture_output=True,
+            text=True,
+            env=ENV,
+            timeout=120,
+        )
+        if self.pg is not None:  # the URL carries the password: it is never printed
+            for spelling in (self.pg.password, quote(self.pg.password, safe="")):
+                assert spelling not in done.stdout + done.stderr
+        return done
+
+    def shown(self) -> str:
+        """Return the URL as the store shows it (PostgreSQL: the password masked)."""
+        return self.url if self.name == "sqlite" else mask(self.url)
 
     def close(self) -> None:
         for store in self.opened:
@@ -443,26 +481,119 @@ def test_a_newer_schema_is_refused_naming_the_url_and_nothing_changes(kit: Kit) 
         store_class(kit.url).upgrade(kit.url)
     assert kit.raw(f"SELECT version FROM {kit.table('schema')}") == [(SCHEMA_VERSION + 1,)]
     assert kit.raw(f"SELECT count(*) FROM {kit.table('revisions')}") == [(1,)]
-    kit.raw(f"UPDATE {kit.table('schema')} SET version = 0")
-    with pytest.raises(StoreError, match="older than 1; run: python -m nbregistry store upgrade"):
-        open_store(kit.url)
 
 
-def test_a_store_missing_some_tables_is_refused(kit: Kit) -> None:
+@pytest.mark.parametrize("table", sorted(sqlbase.TABLES))
+def test_a_store_missing_any_of_its_tables_is_damaged(kit: Kit, table: str) -> None:
     kit.open().close()
-    kit.raw(f"DROP TABLE {kit.table('owners')}")
-    with pytest.raises(StoreError, match="holds only some nbregistry tables"):
-        open_store(kit.url)
+    kit.raw(f"DROP TABLE {kit.table(table)}")
+    before = kit.indexes()
+    where = "file" if kit.name == "sqlite" else "schema"
+    for attempt in (open_store, store_class(kit.url).upgrade):
+        with pytest.raises(StoreError) as info:
+            attempt(kit.url)
+        message = str(info.value)
+        assert f"holds only some nbregistry tables (no nbregistry_{table})" in message
+        assert f"it is damaged — restore it or choose another {where}" in message
+        assert repr(kit.shown()) in message
+    assert kit.indexes() == before  # nothing was re-created
+    assert kit.tables() == set(sqlbase.TABLES) - {table}
+
+
+def test_a_store_without_a_version_row_is_damaged(kit: Kit) -> None:
+    kit.open().close()
+    kit.raw(f"DELETE FROM {kit.table('schema')}")
+    for attempt in (open_store, store_class(kit.url).upgrade):
+        with pytest.raises(StoreError, match=r"has no schema version .*it is damaged"):
+            attempt(kit.url)
+    assert kit.version() == []
 
 
 def test_upgrade_creates_a_store_and_then_reports_it_current(kit: Kit) -> None:
     cls = store_class(kit.url)
-    assert "created store" in cls.upgrade(kit.url)
-    assert "already at schema version 1" in cls.upgrade(kit.url)
-    kit.raw("DROP INDEX " + kit.table("revisions_history"))  # a store made before it existed
-    assert cls.upgrade(kit.url).endswith("added index nbregistry_revisions_history")
-    assert "already at schema version 1" in cls.upgrade(kit.url)
+    assert cls.upgrade(kit.url) == (
+        f"created store {kit.shown()!r} at schema version {SCHEMA_VERSION}"
+    )
+    assert cls.upgrade(kit.url) == (
+        f"store {kit.shown()!r} is already at schema version {SCHEMA_VERSION}"
+    )
     assert kit.open().schema_version() == SCHEMA_VERSION
+
+
+def _make_version_1(kit: Kit) -> set[str]:
+    """Turn a fresh store into what nbregistry wrote at schema version 1; return its indexes.
+
+    Version 1 stores made before the history indexes existed lack them (1 → 2 adds them).
+    """
+    s = kit.open()
+    s.commit(Change("owner", "acme", "crm", payload=OWNER))
+    s.commit(define("User", "f1"))
+    s.close()
+    fresh = kit.indexes()
+    for name, _ in HISTORY_INDEXES:
+        kit.raw("DROP INDEX " + kit.table(name.removeprefix("nbregistry_")))
+    kit.raw(f"UPDATE {kit.table('schema')} SET version = 1")
+    assert kit.indexes() == fresh - {name for name, _ in HISTORY_INDEXES}
+    return fresh
+
+
+def test_an_older_store_is_refused_until_the_command_line_upgrades_it(kit: Kit) -> None:
+    assert SCHEMA_VERSION == 2 and sorted(MIGRATIONS) == [1]
+    fresh = _make_version_1(kit)
+    with pytest.raises(StoreError) as info:
+        open_store(kit.url)
+    assert str(info.value) == (
+        f"store {kit.shown()!r} has schema version 1, older than 2; run: "
+        f"python -m nbregistry store upgrade {kit.shown()}"
+    )
+    assert kit.version() == [(1,)]  # refusing changed nothing
+    done = kit.cli_upgrade()
+    assert (done.returncode, done.stderr) == (0, ""), done
+    assert done.stdout == (
+        f"upgraded store {kit.shown()!r} from schema version 1 to 2: 1 → 2 added the "
+        "history indexes nbregistry_revisions_history, nbregistry_revisions_resets\n"
+    )
+    assert kit.version() == [(2,)]
+    assert kit.indexes() == fresh  # exactly what a store created at version 2 has
+    s = kit.open()
+    assert s.schema_version() == 2 and s.head() == 2
+    assert [(d.model, d.fingerprint) for d in s.definitions()] == [("User", "f1")]
+    assert ops(s.model_revisions("acme", "User")) == [(2, "define")]
+    again = kit.cli_upgrade()
+    assert (again.returncode, again.stderr) == (0, ""), again
+    assert again.stdout == f"store {kit.shown()!r} is already at schema version 2\n"
+
+
+def test_a_failing_migration_changes_nothing(kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    _make_version_1(kit)
+    before = kit.indexes()
+    statements = (
+        "CREATE INDEX nbregistry_revisions_history ON {revisions} (tenant, model, revision)",
+        "CREATE INDEX nbregistry_broken ON {revisions} (no_such_column)",
+    )
+    monkeypatch.setattr(sqlbase, "MIGRATIONS", {1: ("breaks halfway", statements)})
+    with pytest.raises(StoreError, match=r"cannot upgrade store .*no_such_column"):
+        store_class(kit.url).upgrade(kit.url)
+    assert kit.version() == [(1,)] and kit.indexes() == before  # one transaction
+
+
+@pytest.mark.parametrize("version", [0, -3])
+def test_a_version_no_migration_starts_from_is_refused(kit: Kit, version: int) -> None:
+    kit.open().close()
+    kit.raw(f"UPDATE {kit.table('schema')} SET version = {version}")
+    before = kit.indexes()
+    hint = (
+        f"(schema version {version}): no migration from version {version} (this nbregistry "
+        "upgrades only version 1 to 2); nothing was changed — restore the store from a "
+        "backup, or create a new store and re-run its notebooks"
+    )
+    with pytest.raises(StoreError) as info:
+        open_store(kit.url)
+    assert str(info.value) == f"cannot open store {kit.shown()!r} {hint}"
+    done = kit.cli_upgrade()
+    assert (done.returncode, done.stdout) == (2, ""), done
+    assert done.stderr == f"error: cannot upgrade store {kit.shown()!r} {hint}\n"
+    assert kit.version() == [(version,)] and kit.indexes() == before
 
 
 def test_listen_needs_notifications_except_on_postgresql(kit: Kit) -> None:
@@ -788,7 +919,9 @@ def test_the_password_never_shows(pgkit: Kit, tmp_path: Path) -> None:
         [sys.executable, "-m", "nbregistry", "store", "upgrade", pgkit.url],
         capture_output=True, text=True, env=ENV, timeout=120,
     )  # fmt: skip
-    assert cli.returncode == 0 and "already at schema version 1" in cli.stdout, cli.stderr
+    assert cli.returncode == 0 and f"already at schema version {SCHEMA_VERSION}" in cli.stdout, (
+        cli.stderr
+    )
     shown += [cli.stdout, cli.stderr]
     cli = subprocess.run(
         [sys.executable, "-m", "nbregistry", "store", "upgrade", wrong],

@@ -38,28 +38,27 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
 from ..core.errors import StoreError
 from ..core.store import Change, Revision
-from .sqlbase import TABLES, SQLStore, check_change, dumps
+from .sqlbase import (
+    HISTORY_INDEXES,
+    SCHEMA_VERSION,
+    TABLES,
+    SQLStore,
+    check_change,
+    check_version,
+    dumps,
+    migrations_from,
+    upgraded,
+)
 
 __all__ = ["SCHEMA_VERSION", "PostgreSQLStore"]
 
 log = logging.getLogger(__name__)
 
-#: The schema version this nbregistry writes (nbregistry_schema.version).
-SCHEMA_VERSION = 1
-
 # Advisory lock keys (64-bit): creating a store's tables, and assigning its revisions.
 _KEY_SPACE = "nbregistry.store"
 
-# Indexes of model_revisions() (history); ``upgrade`` creates any that are missing.
-_INDEXES = (
-    ("nbregistry_revisions_history", "ON {revisions} (tenant, model, revision)"),
-    (
-        "nbregistry_revisions_resets",
-        "ON {revisions} (op, tenant, revision) WHERE op = 'cleanup_tenant' OR op = 'clear'",
-    ),
-)
-
-# The schema of version 1 ({name}: the table, qualified by the store's schema).
+# The schema of the current version (SCHEMA_VERSION; an older store reaches it through
+# sqlbase.MIGRATIONS). {name}: the table, qualified by the store's schema.
 _SCHEMA = (
     "CREATE TABLE {schema} (version INTEGER NOT NULL)",
     # (tenant, name) → a shared owner: its type, connector and non-secret settings (JSON).
@@ -75,7 +74,7 @@ _SCHEMA = (
     "tenant TEXT, owner TEXT, model TEXT, fingerprint TEXT, payload TEXT NOT NULL, "
     '"at" TIMESTAMP WITH TIME ZONE NOT NULL, "by" TEXT NOT NULL)',
     "CREATE INDEX nbregistry_revisions_model ON {revisions} (tenant, owner, model, revision)",
-    *(f"CREATE INDEX {name} {rest}" for name, rest in _INDEXES),
+    *(f"CREATE INDEX {name} {rest}" for name, rest in HISTORY_INDEXES),
     "CREATE FUNCTION {append_only}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
     "RAISE EXCEPTION 'nbregistry_revisions is append-only' USING ERRCODE = 'restrict_violation'; "
     "END $$",
@@ -87,8 +86,8 @@ _SCHEMA = (
     "CREATE TABLE {settings} (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     f"INSERT INTO {{schema}} (version) VALUES ({SCHEMA_VERSION})",
 )
-# The tables whose presence says "a store is here" (as in SQLite).
-_CORE_TABLES = ("schema", "owners", "definitions")
+# Every table of the store: a schema holding some but not all of them is damaged.
+_ALL_TABLES = tuple(TABLES)
 
 # How long the listener waits for notifications before checking whether to stop (s).
 _LISTEN_POLL = 0.1
@@ -356,21 +355,25 @@ class PostgreSQLStore(SQLStore):
         """Return the stored schema version (None: no store yet); StoreError if damaged."""
         rows = conn.execute(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relname = ANY(%s)",
-            (target.schema, [TABLES[t] for t in _CORE_TABLES]),
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND c.relname = ANY(%s)",
+            (target.schema, [TABLES[t] for t in _ALL_TABLES]),
         ).fetchall()
-        found = sorted(r[0] for r in rows)
+        found = {r[0] for r in rows}
         if not found:
             return None
-        if len(found) != len(_CORE_TABLES):
-            raise StoreError(
-                f"cannot open store {target.public!r}: schema {target.schema!r} holds only "
-                f"some nbregistry tables ({', '.join(found)}); it is damaged — restore it or "
-                "choose another schema"
-            )
-        names = _names(target.schema)
-        row = conn.execute(f"SELECT max(version) FROM {names['schema']}").fetchone()
-        return None if row is None or row[0] is None else int(row[0])
+        if len(found) != len(_ALL_TABLES):
+            missing = ", ".join(TABLES[t] for t in _ALL_TABLES if TABLES[t] not in found)
+            problem = f"holds only some nbregistry tables (no {missing})"
+        else:
+            names = _names(target.schema)
+            row = conn.execute(f"SELECT max(version) FROM {names['schema']}").fetchone()
+            if row is not None and row[0] is not None:
+                return int(row[0])
+            problem = "has no schema version (nbregistry_schema is empty)"
+        raise StoreError(
+            f"cannot open store {target.public!r}: schema {target.schema!r} {problem}; it is "
+            "damaged — restore it or choose another schema"
+        )
 
     @staticmethod
     def _create(conn: Any, target: _Target) -> bool:
@@ -414,19 +417,6 @@ class PostgreSQLStore(SQLStore):
         conn.close()
         raise StoreError(f"cannot {action} store {target.public!r} ({target.where}): {failure}")
 
-    @staticmethod
-    def _check_version(version: int, target: _Target) -> None:
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"store {target.public!r} was written with schema version {version}, newer "
-                f"than this nbregistry's {SCHEMA_VERSION}; upgrade nbregistry"
-            )
-        if version < SCHEMA_VERSION:
-            raise StoreError(
-                f"store {target.public!r} has schema version {version}, older than "
-                f"{SCHEMA_VERSION}; run: python -m nbregistry store upgrade {target.public}"
-            )
-
     @classmethod
     def open(cls, url: str) -> PostgreSQLStore:
         """Open the store, creating its tables (and schema) on first connect.
@@ -442,9 +432,10 @@ class PostgreSQLStore(SQLStore):
             if version is None:
                 cls._create(conn, target)
                 version = cls._state(conn, target)
-            if version is None:
-                raise StoreError(f"store {target.public!r} has no schema version row")
-            cls._check_version(version, target)
+            if version is None:  # dropped between creating and reading: damaged
+                raise StoreError(f"store {target.public!r} has no nbregistry tables")
+            if version != SCHEMA_VERSION:
+                check_version(version, target.public)
             return cls(target, conn)
 
         return cls._opened(url, "open", work)
@@ -453,7 +444,10 @@ class PostgreSQLStore(SQLStore):
     def upgrade(cls, url: str) -> str:
         """Create the tables, or bring an older store to this version; return what was done.
 
-        Raises StoreError for a store newer than this nbregistry, and as ``open`` does.
+        Every migration step from the stored version (``sqlbase.MIGRATIONS``) and the
+        version bump run in one transaction under the store's creation advisory lock.
+        Raises StoreError for a store newer than this nbregistry, one at a version no
+        migration starts from (nothing changes), and as ``open`` does.
         """
 
         def work(conn: Any, target: _Target) -> str:
@@ -467,29 +461,43 @@ class PostgreSQLStore(SQLStore):
                         else f"store {target.public!r} is at schema version {SCHEMA_VERSION}"
                     )
                 if version > SCHEMA_VERSION:
-                    cls._check_version(version, target)
-                # Version 1 is the first schema; add any history index that is missing.
-                names = _names(target.schema)
-                have = {
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT indexname FROM pg_indexes WHERE schemaname = %s",
-                        (target.schema,),
-                    ).fetchall()
-                }
-                missing = [(n, rest) for n, rest in _INDEXES if n not in have]
-                for name, rest in missing:
-                    conn.execute(f"CREATE INDEX IF NOT EXISTS {name} {rest.format(**names)}")
-                if missing:
-                    return (
-                        f"store {target.public!r} is at schema version {SCHEMA_VERSION}; "
-                        "added index " + ", ".join(n for n, _ in missing)
-                    )
+                    check_version(version, target.public)
+                if version < SCHEMA_VERSION:  # no path: refused before any change
+                    migrations_from(version, target.public)
+                    version, steps = cls._migrate(conn, target)
+                    if steps:
+                        return upgraded(target.public, version, steps)
                 return f"store {target.public!r} is already at schema version {SCHEMA_VERSION}"
             finally:
                 conn.close()
 
         return cls._opened(url, "upgrade", work)
+
+    @classmethod
+    def _migrate(cls, conn: Any, target: _Target) -> tuple[int, list[Any]]:
+        """Apply the migrations and bump the version in one transaction; return (from, steps)."""
+        names = _names(target.schema)
+        conn.execute("BEGIN")
+        try:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_key("create", target.schema),))
+            # Re-read under the lock: another process may have just upgraded it.
+            version = cls._state(conn, target)
+            if version is None:
+                raise StoreError(f"store {target.public!r} has no nbregistry tables")
+            if version > SCHEMA_VERSION:
+                check_version(version, target.public)
+            steps = migrations_from(version, target.public)  # [] if already current
+            for _, _, statements in steps:
+                for stmt in statements:
+                    conn.execute(stmt.format(**names))
+            if steps:
+                conn.execute(f"UPDATE {names['schema']} SET version = {SCHEMA_VERSION:d}")
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.execute("ROLLBACK")
+            raise
+        return version, steps
 
     # the connection --------------------------------------------------------------------
 

@@ -9,6 +9,10 @@ and its placeholder style and table names (``_table_names``, ``_paramstyle``).
 
 The statements are written once with ``?`` placeholders and ``{owners}``-style table
 names; :meth:`SQLStore._q` renders them for the subclass (cached).
+
+Both stores write one schema version (:data:`SCHEMA_VERSION`) and share its messages
+(:func:`check_version`) and migrations (:data:`MIGRATIONS`, version N → N + 1, applied in
+one transaction by ``python -m nbregistry store upgrade URL``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from abc import abstractmethod
 from datetime import UTC, datetime
 from typing import Any
 
-from ..core.errors import ConflictError
+from ..core.errors import ConflictError, StoreError
 from ..core.store import (
     MODEL_OPS,
     OPS,
@@ -30,7 +34,20 @@ from ..core.store import (
     author,
 )
 
-__all__ = ["MODES", "TABLES", "SQLStore", "check_change", "dumps", "revision_of"]
+__all__ = [
+    "HISTORY_INDEXES",
+    "MIGRATIONS",
+    "MODES",
+    "SCHEMA_VERSION",
+    "TABLES",
+    "SQLStore",
+    "check_change",
+    "check_version",
+    "dumps",
+    "migrations_from",
+    "revision_of",
+    "upgraded",
+]
 
 #: The compatibility modes a ``compatibility`` change may record.
 MODES = ("none", "backward", "forward", "full")
@@ -42,6 +59,35 @@ TABLES = {
     "definitions": "nbregistry_definitions",
     "revisions": "nbregistry_revisions",
     "settings": "nbregistry_settings",
+}
+
+#: The schema version both SQL stores write (``nbregistry_schema.version``).
+SCHEMA_VERSION = 2
+
+#: The indexes of model_revisions() (HISTORY below): (name, ``ON {revisions} ...``).
+HISTORY_INDEXES = (
+    # (tenant, model) → its revisions under any owner.
+    ("nbregistry_revisions_history", "ON {revisions} (tenant, model, revision)"),
+    # The rare revisions that remove models wholesale (a partial index: tiny).
+    (
+        "nbregistry_revisions_resets",
+        "ON {revisions} (op, tenant, revision) WHERE op = 'cleanup_tenant' OR op = 'clear'",
+    ),
+)
+
+#: version N → (what migrating N to N + 1 did, its statements with ``{revisions}``-style
+#: table names). ``upgrade`` applies every step from the stored version up to
+#: SCHEMA_VERSION, and the version bump, in one transaction. A version with no entry
+#: (older than the first, or never written by nbregistry) cannot be upgraded.
+#:
+#: 1 → 2: version 1 stores made before the history indexes existed lack them (the
+#: queries stay right without, but a model's history reads the whole log); version 2
+#: guarantees them. ``IF NOT EXISTS``: a version 1 store made later already has them.
+MIGRATIONS: dict[int, tuple[str, tuple[str, ...]]] = {
+    1: (
+        "added the history indexes " + ", ".join(name for name, _ in HISTORY_INDEXES),
+        tuple(f"CREATE INDEX IF NOT EXISTS {name} {rest}" for name, rest in HISTORY_INDEXES),
+    ),
 }
 
 # The revision log's columns ("at" and "by" quoted: BY is reserved in PostgreSQL).
@@ -67,6 +113,63 @@ def dumps(value: Any, what: str) -> str:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{what} cannot be stored as JSON ({exc}): {value!r:.80}") from None
+
+
+def migrations_from(
+    version: int, url: str, action: str = "upgrade"
+) -> list[tuple[int, str, tuple[str, ...]]]:
+    """Return the steps (from, what, statements) from ``version`` to SCHEMA_VERSION.
+
+    Raises StoreError ("cannot <action> store URL ...: no migration from version N")
+    if a step is missing.
+    """
+    steps = []
+    for v in range(version, SCHEMA_VERSION):
+        step = MIGRATIONS.get(v)
+        if step is None:
+            low = SCHEMA_VERSION  # the oldest version with a path to SCHEMA_VERSION
+            while low - 1 in MIGRATIONS:
+                low -= 1
+            which = (
+                "this nbregistry has no migrations"
+                if low == SCHEMA_VERSION
+                else f"this nbregistry upgrades only version {low} to {SCHEMA_VERSION}"
+                if low == SCHEMA_VERSION - 1
+                else f"this nbregistry upgrades versions {low} to {SCHEMA_VERSION - 1}, "
+                f"each up to {SCHEMA_VERSION}"
+            )
+            raise StoreError(
+                f"cannot {action} store {url!r} (schema version {version}): no migration "
+                f"from version {v} ({which}); nothing was changed — restore the store "
+                "from a backup, or create a new store and re-run its notebooks"
+            )
+        steps.append((v, *step))
+    return steps
+
+
+def check_version(version: int, url: str) -> None:
+    """Return if ``version`` is this nbregistry's; else StoreError saying what to do.
+
+    Newer: upgrade nbregistry. Older with a migration path: run ``python -m nbregistry
+    store upgrade URL``. Older without: the message of :func:`migrations_from`.
+    """
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"store {url!r} was written with schema version {version}, newer than this "
+            f"nbregistry's {SCHEMA_VERSION}; upgrade nbregistry"
+        )
+    if version < SCHEMA_VERSION:
+        migrations_from(version, url, "open")
+        raise StoreError(
+            f"store {url!r} has schema version {version}, older than {SCHEMA_VERSION}; "
+            f"run: python -m nbregistry store upgrade {url}"
+        )
+
+
+def upgraded(url: str, version: int, steps: list[tuple[int, str, tuple[str, ...]]]) -> str:
+    """Return what ``upgrade`` did: the versions and each step's description."""
+    done = "; ".join(f"{v} → {v + 1} {what}" for v, what, _ in steps)
+    return f"upgraded store {url!r} from schema version {version} to {SCHEMA_VERSION}: {done}"
 
 
 def revision_of(row: Any) -> Revision:

@@ -19,27 +19,22 @@ from typing import Any
 
 from ..core.errors import StoreError
 from ..core.store import Change, Revision
-from .sqlbase import SQLStore, check_change, dumps
+from .sqlbase import (
+    HISTORY_INDEXES,
+    SCHEMA_VERSION,
+    TABLES,
+    SQLStore,
+    check_change,
+    check_version,
+    dumps,
+    migrations_from,
+    upgraded,
+)
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
-#: The schema version this nbregistry writes (nbregistry_schema.version).
-SCHEMA_VERSION = 1
-
-# Indexes of model_revisions() (history), added to version 1 later on:
-# ``upgrade`` creates them in a store made before; queries are right without them.
-_INDEXES = (
-    # (tenant, model) → its revisions under any owner.
-    ("nbregistry_revisions_history", "ON nbregistry_revisions (tenant, model, revision)"),
-    # The rare revisions that remove models wholesale (a partial index: tiny).
-    (
-        "nbregistry_revisions_resets",
-        "ON nbregistry_revisions (op, tenant, revision) "
-        "WHERE op = 'cleanup_tenant' OR op = 'clear'",
-    ),
-)
-
-# The schema of version 1, created on first connect. The tenant is in every row.
+# The schema of the current version (SCHEMA_VERSION), created on first connect; an older
+# store reaches it through sqlbase.MIGRATIONS. The tenant is in every row.
 _SCHEMA = (
     "CREATE TABLE nbregistry_schema (version INTEGER NOT NULL)",
     # (tenant, name) → a shared owner: its type, connector and non-secret settings (JSON).
@@ -56,7 +51,7 @@ _SCHEMA = (
     "at TEXT NOT NULL, by TEXT NOT NULL)",
     "CREATE INDEX nbregistry_revisions_model ON nbregistry_revisions "
     "(tenant, owner, model, revision)",
-    *(f"CREATE INDEX {name} {rest}" for name, rest in _INDEXES),
+    *(f"CREATE INDEX {name} {rest.format(**TABLES)}" for name, rest in HISTORY_INDEXES),
     "CREATE TRIGGER nbregistry_revisions_no_update BEFORE UPDATE ON nbregistry_revisions "
     "BEGIN SELECT RAISE(ABORT, 'nbregistry_revisions is append-only'); END",
     "CREATE TRIGGER nbregistry_revisions_no_delete BEFORE DELETE ON nbregistry_revisions "
@@ -65,7 +60,8 @@ _SCHEMA = (
     "CREATE TABLE nbregistry_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     f"INSERT INTO nbregistry_schema (version) VALUES ({SCHEMA_VERSION})",
 )
-_TABLES = ("nbregistry_schema", "nbregistry_owners", "nbregistry_definitions")
+# Every table of the store: a file holding some but not all of them is damaged.
+_TABLES = tuple(TABLES.values())
 
 
 def _path_of(url: str) -> str:
@@ -141,13 +137,18 @@ class SQLiteStore(SQLStore):
         if not ours:
             return None
         if len(ours) != len(_TABLES):
-            conn.close()
-            raise StoreError(
-                f"cannot open store {url!r}: file {path!r} holds only some nbregistry "
-                f"tables ({', '.join(ours)}); it is damaged — restore it or choose another file"
-            )
-        row = conn.execute("SELECT max(version) FROM nbregistry_schema").fetchone()
-        return None if row is None or row[0] is None else int(row[0])
+            missing = ", ".join(t for t in _TABLES if t not in tables)
+            problem = f"holds only some nbregistry tables (no {missing})"
+        else:
+            row = conn.execute("SELECT max(version) FROM nbregistry_schema").fetchone()
+            if row is not None and row[0] is not None:
+                return int(row[0])
+            problem = "has no schema version (nbregistry_schema is empty)"
+        conn.close()
+        raise StoreError(
+            f"cannot open store {url!r}: file {path!r} {problem}; it is damaged — restore "
+            "it or choose another file"
+        )
 
     @staticmethod
     def _configure(conn: sqlite3.Connection) -> None:
@@ -186,15 +187,7 @@ class SQLiteStore(SQLStore):
             version = cls._version(conn, cls._tables(conn, url, path), url, path)
             if version is not None and version != SCHEMA_VERSION:
                 conn.close()
-                if version > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"store {url!r} was written with schema version {version}, newer "
-                        f"than this nbregistry's {SCHEMA_VERSION}; upgrade nbregistry"
-                    )
-                raise StoreError(
-                    f"store {url!r} has schema version {version}, older than "
-                    f"{SCHEMA_VERSION}; run: python -m nbregistry store upgrade {url}"
-                )
+                check_version(version, url)
             cls._configure(conn)
             if version is None:
                 cls._create(conn)
@@ -207,7 +200,10 @@ class SQLiteStore(SQLStore):
     def upgrade(cls, url: str) -> str:
         """Create the schema, or bring an older one to this version; return what was done.
 
-        Raises StoreError for a store newer than this nbregistry, and as ``open`` does.
+        Every migration step from the stored version (``sqlbase.MIGRATIONS``) and the
+        version bump run in one transaction under SQLite's write lock. Raises StoreError
+        for a store newer than this nbregistry, one at a version no migration starts
+        from (nothing changes), and as ``open`` does.
         """
         path, conn = cls._connect(url)
         try:
@@ -221,27 +217,36 @@ class SQLiteStore(SQLStore):
                     else f"store {url!r} is at schema version {SCHEMA_VERSION}"
                 )
             if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"store {url!r} was written with schema version {version}, newer "
-                    f"than this nbregistry's {SCHEMA_VERSION}; upgrade nbregistry"
-                )
-            # Version 1 is the first schema: there is no older one to migrate from yet;
-            # a version-1 store made before the history indexes existed gets them.
-            have = {
-                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
-            }
-            missing = [(n, rest) for n, rest in _INDEXES if n not in have]
-            if missing:
-                cls._configure(conn)
-                for name, rest in missing:
-                    conn.execute(f"CREATE INDEX IF NOT EXISTS {name} {rest}")
-                return (
-                    f"store {url!r} is at schema version {SCHEMA_VERSION}; added index "
-                    + ", ".join(n for n, _ in missing)
-                )
-            return f"store {url!r} is already at schema version {SCHEMA_VERSION}"
+                check_version(version, url)
+            if version == SCHEMA_VERSION:
+                return f"store {url!r} is already at schema version {SCHEMA_VERSION}"
+            migrations_from(version, url)  # a version with no path: refused before any change
+            cls._configure(conn)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Re-read under the write lock: another process may have just upgraded it.
+                row = conn.execute("SELECT max(version) FROM nbregistry_schema").fetchone()
+                version = int(row[0])
+                if version > SCHEMA_VERSION:
+                    check_version(version, url)
+                steps = migrations_from(version, url)  # [] if already current
+                for _, _, statements in steps:
+                    for stmt in statements:
+                        conn.execute(stmt.format(**TABLES))
+                if steps:
+                    conn.execute(f"UPDATE nbregistry_schema SET version = {SCHEMA_VERSION:d}")
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            if not steps:
+                return f"store {url!r} is already at schema version {SCHEMA_VERSION}"
+            return upgraded(url, version, steps)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot upgrade store {url!r} (file {path!r}): {exc}") from None
+            raise StoreError(
+                f"cannot upgrade store {url!r} (file {path!r}): {exc}; nothing was changed"
+            ) from None
         finally:
             conn.close()
 
