@@ -214,8 +214,7 @@ class SQLConnector(Connector):
                 else "make the file (and its directory) writable, or use another file"
             )
             return SchemaError(
-                f"{act}the database refuses access to {place} in {self._where}: {reason}; "
-                f"{fix}"
+                f"{act}the database refuses access to {place} in {self._where}: {reason}; {fix}"
             )
         if kind == "integrity":
             return SchemaError(
@@ -813,7 +812,9 @@ class SQLConnector(Connector):
             return conn.execute(stmt).all()
         except dberrors.BadStoredJSON as exc:
             bad = exc
-        cols = [c for c in info.table.columns if c is info.extra or info.kinds.get(c.name) == "json"]
+        cols = [
+            c for c in info.table.columns if c is info.extra or info.kinds.get(c.name) == "json"
+        ]
         where_found = ""
         for col in cols:
             probe = sa.select(_lead(info)).where(
@@ -1120,7 +1121,9 @@ class SQLConnector(Connector):
             ok = _readable(info.kinds[name])
             col = declared[name]
             if any(v is not None and not ok(v) for v in col):
-                raise self._bad_in_column(info, name, keys if info.key is not None else [None] * n, col, ok)
+                raise self._bad_in_column(
+                    info, name, keys if info.key is not None else [None] * n, col, ok
+                )
         raise SchemaError(
             f"table {self._table_label(info.table)} of model {cls.model_name!r} holds values "
             "pandas cannot convert to the model's column types; check its rows"
@@ -1452,7 +1455,11 @@ class SQLConnector(Connector):
         stmt = info.table.update().where(pred).values(**values)
         return int(
             self._write(
-                lambda conn: conn.execute(stmt).rowcount, cls.model_name, info, "update_all()", where
+                lambda conn: conn.execute(stmt).rowcount,
+                cls.model_name,
+                info,
+                "update_all()",
+                where,
             )
         )
 
@@ -1472,7 +1479,11 @@ class SQLConnector(Connector):
         stmt = info.table.delete().where(Compiler(info, self.pg).where(where))
         return int(
             self._write(
-                lambda conn: conn.execute(stmt).rowcount, cls.model_name, info, "destroy_all()", where
+                lambda conn: conn.execute(stmt).rowcount,
+                cls.model_name,
+                info,
+                "destroy_all()",
+                where,
             )
         )
 
