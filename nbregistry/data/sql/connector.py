@@ -12,8 +12,10 @@ Decisions where DESIGN §12.2 is silent:
   IDENTITY``, advanced past explicit ids so generated ids never collide or repeat).
   Ids of other types (e.g. string) are not generated: give one (ValidationError if not).
 * A model without an id property gets a hidden ``_nbr_rowid`` key column: the default
-  order and the tie-break of ``order``. ``_extra`` and ``_nbr_rowid`` are reserved
-  property names on SQL DataSources (DefinitionError).
+  order and the tie-break of ``order``. On SQL DataSources ``_extra`` is a reserved
+  property name of non-strict models (their JSON column of extra properties) and
+  ``_nbr_rowid`` one of models without an id property (DefinitionError); a strict model
+  with an id may have properties of those names (tables made by someone else).
 * Unknown settings are a ValueError naming the known ones.
 * ``:memory:`` SQLite databases are private to their DataSource (one connection).
 * ``destroy_all()`` without ``where`` works on a table that no longer fits the model.
@@ -71,7 +73,6 @@ if TYPE_CHECKING:
 __all__ = ["PostgreSQLConnector", "SQLConnector", "SQLiteConnector"]
 
 Row = dict[str, Any]
-_RESERVED = ("_extra", "_nbr_rowid")
 #: ``where`` of a statement that has no filter (errors then name no filter part).
 _NO_FILTER: Any = object()
 _GENERATED = ("integer", "number", "any")
@@ -140,12 +141,12 @@ class SQLConnector(Connector):
             with self.engine.begin() as conn:
                 yield conn
         except sa.exc.DBAPIError as exc:
-            # raised outside the except block: the driver's exception (it may spell the
-            # SQL, its parameters or the URL) is neither the cause nor the context
             at = info[0] if isinstance(info, list) else info
             err = self._db_error(exc, at, action, where, model)
         if err is not None:
-            raise err
+            # the driver's exception (it spells the SQL) is not the cause and its context
+            # is suppressed, so a traceback shows only this error (``from None``)
+            raise err from None
 
     def _db_error(
         self,
@@ -297,10 +298,19 @@ class SQLConnector(Connector):
                     path=name if what == "property" else None,
                 )
             if what == "property":
-                if name in _RESERVED:
+                if name == "_extra" and not definition.settings.get("strict", False):
                     raise DefinitionError(
-                        f"property name {name!r} of model {definition.name!r} is reserved by "
-                        f"the {self.name!r} connector; rename it",
+                        f"property name '_extra' of model {definition.name!r} is reserved by "
+                        f"the {self.name!r} connector for the JSON column holding the extra "
+                        "properties of non-strict models; rename the property, or define "
+                        "the model with settings={'strict': True} (discover_and_define does)",
+                        path=name,
+                    )
+                if name == "_nbr_rowid" and not _keyed(definition):
+                    raise DefinitionError(
+                        f"property name '_nbr_rowid' of model {definition.name!r} is reserved "
+                        f"by the {self.name!r} connector for the hidden key column of models "
+                        "without an id property; rename it, or give the model an id property",
                         path=name,
                     )
                 low = name if self.pg else name.lower()
@@ -1639,6 +1649,13 @@ def _literal_default(text: str, ptype: str) -> tuple[bool, Any]:
         if ptype == "number":
             return True, float(number)
     return False, None
+
+
+def _keyed(definition: Any) -> bool:
+    """Return True when a model needs no hidden ``_nbr_rowid`` key (an id, or read-only)."""
+    if definition.settings.get("read_only", False):
+        return True
+    return any(p.id for p in definition.properties.values())
 
 
 def _is_number(v: Any) -> bool:

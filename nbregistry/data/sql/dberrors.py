@@ -72,7 +72,7 @@ def _pg_kind(sqlstate: str | None, exc: Any) -> Kind:
         return "privilege"
     if sqlstate[:2] == "54":
         return "limit"
-    if sqlstate[:2] == "23":
+    if sqlstate[:2] in ("23", "2B"):  # constraint; dependent objects (DROP of a referenced table)
         return "integrity"
     if sqlstate[:2] == "22":
         return "data"
@@ -106,7 +106,9 @@ def classify(exc: Any, pg: bool) -> Kind:
 def reason_of(exc: BaseException, limit: int = 300) -> str:
     """Return the driver's message of ``exc`` on one line (never SQLAlchemy's SQL text)."""
     orig = getattr(exc, "orig", None) or exc
-    text = " ".join(str(orig).split()) or type(orig).__name__
+    # psycopg: the primary message only (str() adds "LINE 2: <the SQL text> ^")
+    primary = getattr(getattr(orig, "diag", None), "message_primary", None)
+    text = " ".join(str(primary or orig).split()) or type(orig).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -1,0 +1,292 @@
+"""Driver errors never reach the user (issue 11, DESIGN §8, §12.2): every database refusal
+is a SchemaError, ValidationError, FilterError or DataSourceConnectionError whose message
+names the table, column or filter part and the fix, never the SQL, its parameters or the
+password. Also: column types compared with the model, values someone else wrote that the
+model cannot read, dates outside the range once taken to UTC, all-or-nothing discovery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from typing import Any
+
+import pytest
+
+from nbregistry import (
+    DataSource,
+    DataSourceConnectionError,
+    DefinitionError,
+    FilterError,
+    ModelRegistry,
+    RegistryError,
+    SchemaError,
+    ValidationError,
+)
+
+
+def _raw(sql_backend: Any, *statements: str) -> None:
+    """Run SQL as someone else: sqlite3 on the file, or the PostgreSQL superuser."""
+    if sql_backend.name == "sqlite":
+        con = sqlite3.connect(sql_backend.file)
+        with con:
+            for s in statements:
+                con.execute(s.replace('"{schema}".', ""))
+        con.close()
+    else:
+        sql_backend.pg.superuser_sql(
+            f'@db CREATE SCHEMA IF NOT EXISTS "{sql_backend.schema}" AUTHORIZATION nbr_user',
+            *(f"@db {s}".replace("{schema}", sql_backend.schema) for s in statements),
+        )
+
+
+def _own(sql_backend: Any, *tables: str) -> list[str]:
+    if sql_backend.name != "postgresql":
+        return []
+    return [f'ALTER TABLE "{{schema}}".{t} OWNER TO nbr_user' for t in tables]
+
+
+def _no_sql(exc: BaseException) -> None:
+    """Assert that an error shows no SQL text and no driver exception in its traceback."""
+    text = str(exc)
+    for word in ("SELECT ", "CREATE TABLE", "INSERT ", "[SQL", "sqlalche.me", "LINE "):
+        assert word not in text, text
+    assert exc.__cause__ is None
+    assert exc.__suppress_context__ or exc.__context__ is None
+    assert isinstance(exc, RegistryError)
+
+
+# --- A: raw driver errors ---------------------------------------------------------------------
+
+
+def test_a_file_that_is_not_sqlite_fails_ping_and_access(tmp_path: Any) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("this is not sqlite" * 100)
+    ds = DataSource("sqlite", registry=ModelRegistry(), file=str(path))
+    with pytest.raises(DataSourceConnectionError, match="is not a usable SQLite database") as e:
+        ds.ping()
+    assert str(path) in str(e.value) and "cannot reach" not in str(e.value)
+    _no_sql(e.value)
+    G = ds.define("G", {"a": "string"})
+    with pytest.raises(DataSourceConnectionError, match="not a usable SQLite") as e2:
+        G.find()
+    _no_sql(e2.value)
+    assert path.read_text().startswith("this is not sqlite")  # nothing written
+
+
+def test_a_sqlite_file_in_a_missing_directory(tmp_path: Any) -> None:
+    ds = DataSource("sqlite", registry=ModelRegistry(), file=str(tmp_path / "no" / "x.db"))
+    with pytest.raises(DataSourceConnectionError, match="directory exists") as e:
+        ds.define("D", {"a": "string"}).find()
+    assert "server" not in str(e.value)
+
+
+def test_a_schema_the_role_may_not_use(pg_server: Any) -> None:
+    pg_server.superuser_sql("@db CREATE SCHEMA IF NOT EXISTS locked_x AUTHORIZATION postgres")
+    try:
+        ds = DataSource(
+            "postgresql", registry=ModelRegistry(), **pg_server.settings(schema="locked_x")
+        )
+        X = ds.define("X", {"a": "string"})
+        with pytest.raises(SchemaError, match="permission denied") as e:
+            X.find()
+        msg = str(e.value)
+        assert "'locked_x.X'" in msg and "grant" in msg and "'nbr_user'" in msg
+        assert pg_server.password not in msg and "cannot reach" not in msg
+        _no_sql(e.value)
+        with pytest.raises(SchemaError, match="permission denied"):
+            X.create({"a": "x"})
+        ds.disconnect()
+    finally:
+        pg_server.superuser_sql("@db DROP SCHEMA IF EXISTS locked_x CASCADE")
+
+
+def test_automigrate_refused_by_a_foreign_key(sql_backend: Any) -> None:
+    ds = sql_backend.ds()
+    P = ds.define("Parent", {"name": "string"})
+    P.create({"name": "a"})
+    _raw(
+        sql_backend,
+        'CREATE TABLE "{schema}".child (id INTEGER PRIMARY KEY, '
+        'pid INTEGER REFERENCES "{schema}"."Parent"(id))',
+        'INSERT INTO "{schema}".child VALUES (1, 1)',
+        *_own(sql_backend, "child"),
+    )
+    with pytest.raises(SchemaError, match="automigrate") as e:
+        ds.automigrate()
+    assert "Parent" in str(e.value) and "foreign key" in str(e.value)
+    _no_sql(e.value)
+    assert P.count() == 1  # nothing dropped
+    with pytest.raises(ValidationError, match=r"(?i)foreign key"):
+        P.destroy_all()
+
+
+# --- B: only real connection failures say "cannot reach" --------------------------------------
+
+
+def test_filters_too_big_for_the_database_are_filter_errors(sql_backend: Any) -> None:
+    ds = sql_backend.ds()
+    M = ds.define("M", {"name": "string", "n": "integer"})
+    M.create([{"name": "a", "n": 1}])
+    cases = [
+        ({"n": {"inq": [*range(1100), None]}}, "where.n.inq (1101 values, None among them)"),
+        ({"or": [{"n": i} for i in range(3000)]}, "where.or (3000 terms)"),
+        ({"name": {"like": "a" + "%" * 60000}}, "where.name.like (a pattern of 60001 characters)"),
+    ]
+    for where, part in cases:
+        try:
+            got = [r.id for r in M.find(where)]
+        except FilterError as exc:  # SQLite: too big to evaluate
+            assert sql_backend.name == "sqlite"
+            assert str(exc).startswith(part), str(exc)
+            assert "split" in str(exc) and "cannot reach" not in str(exc)
+            _no_sql(exc)
+            with pytest.raises(FilterError, match=part.replace("(", r"\(").replace(")", r"\)")):
+                M.count(where)
+        else:  # PostgreSQL evaluates them
+            assert got == [1]
+    if sql_backend.name == "sqlite":
+        with pytest.raises(FilterError, match=r"where\.or \(3000 terms\)"):
+            M.update_all({"or": [{"n": i} for i in range(3000)]}, {"name": "b"})
+        assert M.find_one().name == "a"
+
+
+# --- C: dates beyond the range once taken to UTC -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0001-01-01T00:00:00+02:00",
+        dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+        dt.datetime(9999, 12, 31, 23, tzinfo=dt.timezone(dt.timedelta(hours=-2))),
+    ],
+)
+def test_dates_outside_the_range_in_utc(backend: Any, value: Any) -> None:
+    M = backend.ds().define("Q", {"born": "date"})
+    with pytest.raises(ValidationError, match=r"born: .*years 1-9999 once taken to UTC") as e:
+        M.create({"born": value})
+    assert repr(value)[:20] in str(e.value) or str(value)[:10] in str(e.value)
+    with pytest.raises(ValidationError, match="born"):
+        M(born=value)
+    with pytest.raises(FilterError, match=r"where\.born\.gt: .*years 1-9999"):
+        M.find({"born": {"gt": value}})
+    assert M.count() == 0
+
+
+# --- E: column types compared with the model --------------------------------------------------
+
+
+def test_a_column_type_that_differs_from_the_model(sql_backend: Any) -> None:
+    pg = sql_backend.name == "postgresql"
+    _raw(
+        sql_backend,
+        'CREATE TABLE "{schema}"."Bad" (id BIGINT PRIMARY KEY, a INTEGER, b TEXT)',
+        'INSERT INTO "{schema}"."Bad" VALUES (1, 5, \'5\')',
+        *_own(sql_backend, '"Bad"'),
+    )
+    ds = sql_backend.ds()
+    B = ds.define("Bad", {"a": "string", "b": "integer"}, {"strict": True})
+    assert ds.is_actual() is False
+    for op in (lambda: B.find(), lambda: B.create({"a": "x"}), lambda: B.find({"a": "x"})):
+        with pytest.raises(SchemaError) as e:
+            op()
+        msg = str(e.value)
+        assert "table " in msg and "'Bad'" in msg
+        assert "column 'a' is INTEGER but property 'a' is string" in msg
+        assert "column 'b' is TEXT but property 'b' is integer" in msg
+        assert "automigrate" in msg and "autoupdate() cannot change" in msg
+        _no_sql(e.value)
+    with pytest.raises(SchemaError, match="column 'a' is INTEGER"):
+        ds.autoupdate()
+    assert ds.is_actual() is False
+    # the discovered spec fits: same table, no error, the rows as they are
+    Fit = ds.define("Fit", ds.discover_schema("Bad"), {"table": "Bad", "strict": True})
+    assert ds.is_actual(["Fit"]) is True
+    assert [(r.id, r.a, r.b) for r in Fit.find()] == [(1, 5, "5")]
+    if not pg:  # SQLite affinity: dates and JSON live in TEXT, numbers in INTEGER
+        ds.define("Lenient", {"b": "date", "a": "number"}, {"table": "Bad", "strict": True})
+        assert ds.is_actual(["Lenient"]) is True
+
+
+def test_number_column_of_integers_is_refused_on_postgresql(pg_server: Any) -> None:
+    """A BIGINT column would round a number property's 2.5 to 2: a SchemaError first."""
+    reg = ModelRegistry()
+    ds = DataSource("postgresql", registry=reg, **pg_server.settings(schema="t_numint"))
+    try:
+        ds.define("N", {"x": "integer"}).create({"x": 1})
+        N2 = ds.define("N2", {"x": "number"}, {"table": "N"})
+        with pytest.raises(SchemaError, match="column 'x' is BIGINT but property 'x' is number"):
+            N2.create({"x": 2.5})
+    finally:
+        reg.clear()
+        pg_server.superuser_sql("@db DROP SCHEMA IF EXISTS t_numint CASCADE")
+
+
+def test_values_someone_else_wrote_that_the_model_cannot_read(tmp_path: Any) -> None:
+    """SQLite keeps what it is given: text in a REAL column, no JSON in a JSON column."""
+    path = str(tmp_path / "e.db")
+    con = sqlite3.connect(path)
+    con.executescript(
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, score REAL, info JSON);"
+        "INSERT INTO people VALUES (1, 1.5, '{\"k\": 1}');"
+        "INSERT INTO people VALUES (7, 'x', '{bad json');"
+    )
+    con.close()
+    ds = DataSource("sqlite", registry=ModelRegistry(), file=path)
+    P = ds.discover_and_define(["people"])["People"]
+    assert [r.score for r in P.find({"id": 1})] == [1.5]
+    with pytest.raises(SchemaError) as e:
+        P.find(fields=["score"])
+    assert "'people'" in str(e.value) and "column 'score', row id=7 holds 'x'" in str(e.value)
+    _no_sql(e.value)
+    with pytest.raises(SchemaError, match="column 'score', row id=7 holds 'x'"):
+        P.to_frame(fields=["score"])
+    for op in (lambda: P.find(fields=["info"]), lambda: P.find_by_id(7), lambda: P.to_frame()):
+        with pytest.raises(
+            SchemaError, match=r"column 'info', row id=7 holds '\{bad json', not JSON"
+        ):
+            op()
+
+
+# --- D: discovery is all or nothing -----------------------------------------------------------
+
+
+def test_discovery_defines_all_or_nothing(sql_backend: Any) -> None:
+    _raw(
+        sql_backend,
+        'CREATE TABLE "{schema}".a_ok (id INTEGER PRIMARY KEY, v TEXT)',
+        'CREATE TABLE "{schema}"."order items" (id INTEGER PRIMARY KEY, "my col" TEXT)',
+        'CREATE TABLE "{schema}".order_items (id INTEGER PRIMARY KEY)',
+        'CREATE TABLE "{schema}".z_extra (id INTEGER PRIMARY KEY, _extra TEXT)',
+        'CREATE TABLE "{schema}".none (id INTEGER PRIMARY KEY)',
+        *_own(sql_backend, "a_ok", '"order items"', "order_items", "z_extra", "none"),
+    )
+    ds = sql_backend.ds()
+    with pytest.raises(DefinitionError) as e:
+        ds.discover_and_define()
+    msg = str(e.value)
+    assert "'order items'" in msg and "'order_items'" in msg and "'OrderItems'" in msg
+    assert "discover_and_define({" in msg and "nothing was defined" in msg
+    assert list(ds.models) == []
+    with pytest.raises(DefinitionError, match="table 'none' cannot become model 'None'"):
+        ds.discover_and_define(["a_ok", "none"])  # a keyword: checked before a_ok is defined
+    assert list(ds.models) == []
+    models = ds.discover_and_define(
+        {
+            "a_ok": "AOk",
+            "order items": "OrderItemsSpaced",
+            "order_items": "OrderItems",
+            "z_extra": "ZExtra",
+            "none": "NoneTable",
+        }
+    )
+    assert sorted(models) == ["AOk", "NoneTable", "OrderItems", "OrderItemsSpaced", "ZExtra"]
+    assert models["OrderItemsSpaced"].definition.settings["table"] == "order items"
+    Z = models["ZExtra"]  # a strict model: its '_extra' column is a plain property
+    assert Z.create({"_extra": "q"}).to_dict() == {"id": 1, "_extra": "q"}
+    assert [r._extra for r in Z.find({"_extra": "q"})] == ["q"]
+    with pytest.raises(DefinitionError, match=r"strict.: True"):  # non-strict: reserved
+        ds.define("W", ds.discover_schema("z_extra"))
+    with pytest.raises(TypeError, match="str model names"):
+        ds.discover_and_define({"a_ok": 5})
