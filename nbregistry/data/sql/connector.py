@@ -933,6 +933,18 @@ class SQLConnector(Connector):
                             d[k] = v
         return out
 
+    def _where_sql(self, comp: Compiler, where: Any) -> Any:
+        """Return the compiled ``where``; FilterError (not OverflowError) for a date that
+        leaves the datetime range once taken to UTC (on an undeclared property)."""
+        try:
+            return comp.where(where)
+        except OverflowError:
+            pass
+        raise FilterError(
+            "where: a date in this filter is outside the datetime range once taken to "
+            "UTC (years 1-9999); use a date within it"
+        )
+
     def _select(
         self,
         info: TableInfo,
@@ -945,7 +957,7 @@ class SQLConnector(Connector):
         exclude: frozenset[str],
     ) -> tuple[Any, list[str], bool]:
         comp = Compiler(info, self.pg)
-        pred = comp.where(where)
+        pred = self._where_sql(comp, where)
         order_by = comp.order(order)
         lim = parse_limit(limit, "limit")
         off = parse_skip(skip, offset)
@@ -1056,7 +1068,7 @@ class SQLConnector(Connector):
     def count(self, cls: type[Model], where: Any = None) -> int:
         """Return how many rows match (one SELECT count(*)); FilterError."""
         info = self._info(cls)
-        pred = Compiler(info, self.pg).where(where)
+        pred = self._where_sql(Compiler(info, self.pg), where)
         stmt = sa.select(sa.func.count()).select_from(info.table).where(pred)
         with self._tx(info, "count()", where=where) as conn:
             return int(conn.execute(stmt).scalar_one())
@@ -1456,7 +1468,7 @@ class SQLConnector(Connector):
         """Set ``data`` on every matching row (one UPDATE); return the count."""
         info = self._info(cls)
         cols, patch = self._check_data(cls, info, data)
-        pred = Compiler(info, self.pg).where(where)
+        pred = self._where_sql(Compiler(info, self.pg), where)
         values: Row = dict(cols)
         if patch:
             values["_extra"] = self._merge_extra(info, patch)
@@ -1486,7 +1498,7 @@ class SQLConnector(Connector):
                 return int(conn.execute(info.table.delete()).rowcount)
 
             return int(self._write(run, cls.model_name, info, "destroy_all()"))
-        stmt = info.table.delete().where(Compiler(info, self.pg).where(where))
+        stmt = info.table.delete().where(self._where_sql(Compiler(info, self.pg), where))
         return int(
             self._write(
                 lambda conn: conn.execute(stmt).rowcount,
