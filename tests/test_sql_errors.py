@@ -293,3 +293,40 @@ def test_discovery_defines_all_or_nothing(sql_backend: Any) -> None:
         ds.define("W", ds.discover_schema("z_extra"))
     with pytest.raises(TypeError, match="str model names"):
         ds.discover_and_define({"a_ok": 5})
+
+
+def test_a_filter_into_a_json_column_holding_no_json(tmp_path: Any) -> None:
+    path = str(tmp_path / "j.db")
+    con = sqlite3.connect(path)
+    con.executescript(
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, info TEXT);"
+        "INSERT INTO people VALUES (1, '{\"k\": 1}'), (7, '{bad');"
+    )
+    con.close()
+    ds = DataSource("sqlite", registry=ModelRegistry(), file=path)
+    P = ds.define("P", {"info": "object"}, {"table": "people", "strict": True})
+    for op in (lambda: P.find({"info.k": 1}, fields=["id"]), lambda: P.count({"info.k": 1})):
+        with pytest.raises(SchemaError, match=r"'people'.*holds text that is no JSON") as e:
+            op()
+        assert "not a usable SQLite database" not in str(e.value)
+        _no_sql(e.value)
+
+
+def test_a_column_retyped_by_someone_else_after_first_access(pg_server: Any) -> None:
+    """The type check runs at first access; a later change is still a SchemaError (SQLSTATE)."""
+    reg = ModelRegistry()
+    ds = DataSource("postgresql", registry=reg, **pg_server.settings(schema="t_retype"))
+    try:
+        R = ds.define("R", {"a": "string"})
+        R.create({"a": "x"})
+        pg_server.superuser_sql(
+            '@db ALTER TABLE t_retype."R" ALTER COLUMN a TYPE integer USING length(a)'
+        )
+        with pytest.raises(SchemaError, match=r"find\(\): table 't_retype.R' of model 'R'") as e:
+            R.find({"a": "x"})
+        assert "ds.is_actual()" in str(e.value) and "cannot reach" not in str(e.value)
+        _no_sql(e.value)
+        assert ds.is_actual() is False
+    finally:
+        reg.clear()
+        pg_server.superuser_sql("@db DROP SCHEMA IF EXISTS t_retype CASCADE")

@@ -223,6 +223,12 @@ class SQLConnector(Connector):
                 "another table's foreign key probably refers to this one: migrate or drop "
                 "that table (or its constraint) first; nothing was changed"
             )
+        if kind == "schema" and "malformed json" in reason.lower():
+            return SchemaError(
+                f"{act}{subject or self._where}: a JSON column holds text that is no JSON "
+                f"({reason}), written by someone else; correct the row, or declare the "
+                "property as a string"
+            )
         if kind == "schema":
             return SchemaError(
                 f"{act}{subject or self._where} does not fit what the database holds "

@@ -35,7 +35,9 @@ Kind = Literal[
 
 _SQLITE_MESSAGES: tuple[tuple[str, Kind], ...] = (
     ("file is not a database", "notdb"),
-    ("malformed", "notdb"),
+    ("database disk image is malformed", "notdb"),
+    ("malformed json", "schema"),
+    ("user-defined function raised exception", "schema"),
     ("not a database", "notdb"),
     ("unable to open database", "connection"),
     ("disk i/o error", "connection"),
