@@ -330,3 +330,62 @@ def test_a_column_retyped_by_someone_else_after_first_access(pg_server: Any) -> 
     finally:
         reg.clear()
         pg_server.superuser_sql("@db DROP SCHEMA IF EXISTS t_retype CASCADE")
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "kind"),
+    [
+        ("08006", "connection"),  # connection_failure
+        ("28P01", "connection"),  # invalid_password
+        ("3D000", "connection"),  # invalid_catalog_name: no such database
+        ("57P01", "connection"),  # admin_shutdown
+        ("53300", "connection"),  # too_many_connections
+        ("53100", "other"),  # disk_full: no "cannot reach"
+        ("42501", "privilege"),  # insufficient_privilege
+        ("42804", "schema"),  # datatype_mismatch
+        ("42883", "schema"),  # undefined_function (integer = text)
+        ("54001", "limit"),  # statement_too_complex
+        ("23505", "integrity"),  # unique_violation
+        ("2BP01", "integrity"),  # dependent_objects_still_exist (DROP TABLE)
+        ("22P02", "data"),  # invalid_text_representation
+        ("40P01", "busy"),  # deadlock_detected
+    ],
+)
+def test_postgresql_errors_are_classified_by_sqlstate(sqlstate: str, kind: str) -> None:
+    """The classification table, on psycopg's own exception classes (what the driver raises)."""
+    import psycopg
+    import sqlalchemy as sa
+
+    from nbregistry.data.sql import dberrors
+
+    orig = psycopg.errors.lookup(sqlstate)("a reason")
+    exc = sa.exc.DBAPIError.instance("SELECT 1", {}, orig, psycopg.Error)
+    assert dberrors.classify(exc, pg=True) == kind
+
+
+@pytest.mark.parametrize(
+    ("cls", "message", "kind"),
+    [
+        ("OperationalError", "database is locked", "busy"),
+        ("OperationalError", "unable to open database file", "connection"),
+        ("DatabaseError", "file is not a database", "notdb"),
+        ("DatabaseError", "database disk image is malformed", "notdb"),
+        ("OperationalError", "malformed JSON", "schema"),
+        ("OperationalError", "attempt to write a readonly database", "privilege"),
+        ("OperationalError", "Expression tree is too large (maximum depth 1000)", "limit"),
+        ("OperationalError", "LIKE or GLOB pattern too complex", "limit"),
+        ("OperationalError", "no such column: a", "schema"),
+        ("IntegrityError", "FOREIGN KEY constraint failed", "integrity"),
+        ("DataError", "string or blob too big", "data"),
+    ],
+)
+def test_sqlite_errors_are_classified_by_class_and_message(
+    cls: str, message: str, kind: str
+) -> None:
+    import sqlalchemy as sa
+
+    from nbregistry.data.sql import dberrors
+
+    orig = getattr(sqlite3, cls)(message)
+    exc = sa.exc.DBAPIError.instance("SELECT 1", {}, orig, sqlite3.Error)
+    assert dberrors.classify(exc, pg=False) == kind

@@ -184,8 +184,8 @@ class SQLConnector(Connector):
             )
         if kind == "busy":
             return DataSourceConnectionError(
-                f"{self._where} is locked by another connection ({reason}); retry once "
-                "the other writer has finished"
+                f"{act}{self._where} is busy with another connection's transaction "
+                f"({reason}); nothing was changed: retry once it has finished"
             )
         if kind == "limit" and where is not _NO_FILTER:
             return FilterError(

@@ -24,7 +24,7 @@ __all__ = ["BadStoredJSON", "Kind", "classify", "largest_part", "loads", "reason
 Kind = Literal[
     "connection",  # cannot reach the server / open the file
     "notdb",  # SQLite: the file is not a SQLite database (or is corrupt)
-    "busy",  # SQLite: the database is locked by another connection
+    "busy",  # locked by another connection, a deadlock, a serialization failure: retry
     "privilege",  # the role (or the file's permissions) forbids the access
     "limit",  # a statement too large / deep / complex for the database
     "integrity",  # a constraint refused the change
@@ -68,8 +68,10 @@ def _pg_kind(sqlstate: str | None, exc: Any) -> Kind:
         if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
             return "connection"
         return "other"
-    if sqlstate[:2] in ("08", "28", "3D", "53") or sqlstate[:3] == "57P":
-        return "connection"
+    if sqlstate[:2] in ("08", "28", "3D") or sqlstate[:3] == "57P" or sqlstate == "53300":
+        return "connection"  # ... too_many_connections; not disk_full / out_of_memory
+    if sqlstate[:2] == "40" or sqlstate == "55P03":  # serialization, deadlock, lock timeout
+        return "busy"
     if sqlstate == "42501":
         return "privilege"
     if sqlstate[:2] == "54":
