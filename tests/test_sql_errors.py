@@ -231,9 +231,9 @@ def test_values_someone_else_wrote_that_the_model_cannot_read(tmp_path: Any) -> 
     path = str(tmp_path / "e.db")
     con = sqlite3.connect(path)
     con.executescript(
-        "CREATE TABLE people (id INTEGER PRIMARY KEY, score REAL, info JSON);"
-        "INSERT INTO people VALUES (1, 1.5, '{\"k\": 1}');"
-        "INSERT INTO people VALUES (7, 'x', '{bad json');"
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, score REAL, info JSON, n INTEGER);"
+        "INSERT INTO people VALUES (1, 1.5, '{\"k\": 1}', 2);"
+        "INSERT INTO people VALUES (7, 'x', '{bad json', 'abc');"
     )
     con.close()
     ds = DataSource("sqlite", registry=ModelRegistry(), file=path)
@@ -245,6 +245,10 @@ def test_values_someone_else_wrote_that_the_model_cannot_read(tmp_path: Any) -> 
     _no_sql(e.value)
     with pytest.raises(SchemaError, match="column 'score', row id=7 holds 'x'"):
         P.to_frame(fields=["score"])
+    assert [r.n for r in P.find({"id": 1}, fields=["n"])] == [2]
+    for op in (lambda: P.find(fields=["n"]), lambda: P.to_frame(fields=["n"])):
+        with pytest.raises(SchemaError, match="column 'n', row id=7 holds 'abc', which is no int"):
+            op()
     for op in (lambda: P.find(fields=["info"]), lambda: P.find_by_id(7), lambda: P.to_frame()):
         with pytest.raises(
             SchemaError, match=r"column 'info', row id=7 holds '\{bad json', not JSON"

@@ -910,6 +910,9 @@ class SQLConnector(Connector):
             try:
                 if kind == "number":  # REAL/DOUBLE are floats already; NUMERIC gives Decimal
                     col = [v if v is None or type(v) is float else float(v) for v in col]
+                elif kind == "integer":
+                    # SQLite keeps text that looks like no number in an INTEGER column
+                    failed = not self.pg and not set(map(type, col)) <= _INT_TYPES
                 else:
                     dec = info.decoders.get(name)
                     if dec is not None:
@@ -1112,6 +1115,7 @@ class SQLConnector(Connector):
         width = 1 + len(names) + need_extra
         raw: list[Any] = [list(c) for c in zip(*rows, strict=True)] if n else [[]] * width
         keys: Any = list(raw[0]) if info.key is not None else range(n)
+        row_keys: Sequence[Any] = keys if info.key is not None else [None] * n
         props = cls.definition.properties
         id_name = info.id_name
         declared = {name: raw[i] for i, name in enumerate(names, 1)}
@@ -1134,7 +1138,7 @@ class SQLConnector(Connector):
                 values = [None if not e else e.get(name) for e in extras] if extras else [None] * n
                 columns[name] = ("object", [_plain(v) for v in values])
                 continue
-            columns[name] = self._frame_column(info, props[name], name, col)
+            columns[name] = self._frame_column(info, props[name], name, col, row_keys)
         failed = False
         try:
             return columns_frame(
@@ -1149,20 +1153,26 @@ class SQLConnector(Connector):
             ok = _readable(info.kinds[name])
             col = declared[name]
             if any(v is not None and not ok(v) for v in col):
-                raise self._bad_in_column(
-                    info, name, keys if info.key is not None else [None] * n, col, ok
-                )
+                raise self._bad_in_column(info, name, row_keys, col, ok)
         raise SchemaError(
             f"table {self._table_label(info.table)} of model {cls.model_name!r} holds values "
             "pandas cannot convert to the model's column types; check its rows"
         )
 
     def _frame_column(
-        self, info: TableInfo, prop: Any, name: str, col: Sequence[Any]
+        self,
+        info: TableInfo,
+        prop: Any,
+        name: str,
+        col: Sequence[Any],
+        keys: Sequence[Any] = (),
     ) -> tuple[str, Any]:
         """Return ``(render dtype, values)`` of one fetched column (as memory types it)."""
         kind = info.kinds[name]
         if kind == "integer":
+            if not self.pg and not set(map(type, col)) <= _INT_TYPES:
+                # SQLite keeps text that looks like no number in an INTEGER column
+                raise self._bad_in_column(info, name, keys, col, _readable(kind))
             return "Int64", col
         if kind == "number":
             return "float64", col
@@ -1667,6 +1677,9 @@ def _literal_default(text: str, ptype: str) -> tuple[bool, Any]:
         if ptype == "number":
             return True, float(number)
     return False, None
+
+
+_INT_TYPES = frozenset({int, type(None)})
 
 
 def _keyed(definition: Any) -> bool:
