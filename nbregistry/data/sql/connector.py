@@ -19,6 +19,15 @@ Decisions where DESIGN §12.2 is silent:
 * Unknown settings are a ValueError naming the known ones.
 * ``:memory:`` SQLite databases are private to their DataSource (one connection).
 * ``destroy_all()`` without ``where`` works on a table that no longer fits the model.
+* No driver error leaves the connector (:mod:`.dberrors` classifies them): a connection
+  failure is a DataSourceConnectionError, a filter too big for the database a
+  FilterError naming its biggest part, a refused write a ValidationError, the rest a
+  SchemaError naming the table; each raised ``from None`` with the driver's reason and
+  never the SQL text, its parameters or a secret.
+* Column types are compared with the model by family at first access, in
+  ``autoupdate()`` (which cannot change a type) and ``is_actual()``; SQLite as leniently
+  as its type affinity. A stored value the model cannot read (someone else's) is a
+  SchemaError naming table, column and row id.
 """
 
 from __future__ import annotations
@@ -712,7 +721,9 @@ class SQLConnector(Connector):
 
         Types come from column types, ``id`` from a one-column primary key, ``required``
         from NOT NULL without a default, ``index``/``unique`` from one-column indexes and
-        unique constraints.
+        unique constraints. A column named ``_extra`` is a property only of a strict
+        model (``settings={"strict": True}``, as ``discover_and_define`` defines them):
+        non-strict models keep their extra properties in a column of that name.
         """
         if not isinstance(table, str) or not table:
             raise TypeError(f"table must be a non-empty str, got {table!r}")
