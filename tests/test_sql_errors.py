@@ -379,6 +379,7 @@ def test_postgresql_errors_are_classified_by_sqlstate(sqlstate: str, kind: str) 
         ("OperationalError", "Expression tree is too large (maximum depth 1000)", "limit"),
         ("OperationalError", "LIKE or GLOB pattern too complex", "limit"),
         ("OperationalError", "no such column: a", "schema"),
+        ("OperationalError", "user-defined function raised exception", "function"),
         ("IntegrityError", "FOREIGN KEY constraint failed", "integrity"),
         ("DataError", "string or blob too big", "data"),
     ],
@@ -393,3 +394,15 @@ def test_sqlite_errors_are_classified_by_class_and_message(
     orig = getattr(sqlite3, cls)(message)
     exc = sa.exc.DBAPIError.instance("SELECT 1", {}, orig, sqlite3.Error)
     assert dberrors.classify(exc, pg=False) == kind
+
+
+def test_a_filter_value_sqlites_functions_cannot_use(tmp_path: Any) -> None:
+    import re
+
+    ds = DataSource("sqlite", registry=ModelRegistry(), file=str(tmp_path / "f.db"))
+    M = ds.define("M", {"name": "string"})
+    M.create({"name": "a"})
+    with pytest.raises(FilterError, match="SQLite could not evaluate this filter") as e:
+        M.find({"name": re.compile(b"a")})
+    assert "cannot reach" not in str(e.value)
+    _no_sql(e.value)

@@ -232,6 +232,12 @@ class SQLConnector(Connector):
                 "another table's foreign key probably refers to this one: migrate or drop "
                 "that table (or its constraint) first; nothing was changed"
             )
+        if kind == "function" and where is not _NO_FILTER:
+            return FilterError(
+                f"where: SQLite could not evaluate this filter ({reason}): a value it "
+                "cannot use (a bytes pattern, say; patterns are str) or a JSON column "
+                f"of {subject or 'the table'} holding text that is no JSON; check both"
+            )
         if kind == "schema" and "malformed json" in reason.lower():
             return SchemaError(
                 f"{act}{subject or self._where}: a JSON column holds text that is no JSON "

@@ -30,6 +30,7 @@ Kind = Literal[
     "integrity",  # a constraint refused the change
     "data",  # a value the column cannot hold
     "schema",  # the table does not fit: missing column, type mismatch
+    "function",  # SQLite: a function nbregistry registered raised (a filter value it cannot use)
     "other",
 ]
 
@@ -37,7 +38,7 @@ _SQLITE_MESSAGES: tuple[tuple[str, Kind], ...] = (
     ("file is not a database", "notdb"),
     ("database disk image is malformed", "notdb"),
     ("malformed json", "schema"),
-    ("user-defined function raised exception", "schema"),
+    ("user-defined function raised exception", "function"),
     ("not a database", "notdb"),
     ("unable to open database", "connection"),
     ("disk i/o error", "connection"),
