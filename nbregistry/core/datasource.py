@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from . import plugins
 from .builder import ModelBuilder
 from .connector import Connector, UnavailableConnector
+from .errors import DefinitionError
 from .owners import Owner
 
 if TYPE_CHECKING:
@@ -199,29 +200,83 @@ class DataSource(Owner):
         """Define a model for each discovered table; return ``{model name: class}``.
 
         Model names are the PascalCase of table names (``order_items`` → ``OrderItems``),
-        the real name kept in ``settings["table"]``; discovered models are strict (the
-        table has no ``_extra`` column). A view or a table without a one-column primary
-        key (no ``id`` in its spec) is defined with ``read_only=True``: reads work (rows
-        ordered by every column when no ``order`` is given), writes raise SchemaError,
-        and the table is never created, migrated or altered. Raises TypeError (memory
-        connector), SchemaError for a missing table, DefinitionError for a name that
-        cannot be a model.
+        the real name kept in ``settings["table"]``; ``tables`` may also be a mapping
+        ``{table: model name}`` to choose the names. Discovered models are strict (the
+        table has no ``_extra`` column, so a column of that name is a property). A view
+        or a table without a one-column primary key (no ``id`` in its spec) is defined
+        with ``read_only=True``: reads work (rows ordered by every column when no
+        ``order`` is given), writes raise SchemaError, and the table is never created,
+        migrated or altered.
+
+        All or nothing: every spec is checked before the first model is defined, so a
+        failure defines none. Raises TypeError (memory connector, a bad ``tables``),
+        SchemaError for a missing table, DefinitionError for a name that cannot be a
+        model or for two tables that would get the same model name (naming both: pass
+        ``tables={table: name}``).
         """
         if tables is None:
             tables = [d["name"] for d in self.discover_model_definitions(schema)]
         elif isinstance(tables, str):
             tables = [tables]
-        specs = [(t, self.discover_schema(t, schema)) for t in tables]
-        out: dict[str, type[Model]] = {}
-        for table, spec in specs:
-            name = _pascal(table)
+        if isinstance(tables, Mapping):
+            chosen = dict(tables)
+            for table, name in chosen.items():
+                if not isinstance(name, str):
+                    raise TypeError(
+                        f"tables={{table: model name}} needs str model names, got {name!r} "
+                        f"for table {table!r}"
+                    )
+        elif isinstance(tables, (list, tuple)):
+            chosen = {t: _pascal(t) if isinstance(t, str) else t for t in tables}
+        else:
+            raise TypeError(
+                "tables must be None, a table name, a list of table names or a mapping "
+                f"{{table: model name}}, got {tables!r:.80}"
+            )
+        by_name: dict[str, str] = {}
+        for table, name in chosen.items():
+            if name in by_name:
+                raise DefinitionError(
+                    f"tables {by_name[name]!r} and {table!r} would both become model "
+                    f"{name!r}; choose the names: ds.discover_and_define({{{by_name[name]!r}: "
+                    f"{name!r}, {table!r}: {name + '2'!r}}}) (nothing was defined)"
+                )
+            by_name[name] = table
+        plan: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+        for table, name in chosen.items():
+            spec = self.discover_schema(table, schema)  # TypeError, SchemaError
             settings: dict[str, Any] = {"table": table, "id_injection": False, "strict": True}
             if not any(isinstance(p, Mapping) and p.get("id") for p in spec.values()):
                 settings["read_only"] = True
             if schema is not None:
                 settings["schema"] = schema
-            out[name] = self.define(name, spec, settings)
-        return out
+            plan.append((name, spec, settings))
+        self._check_definitions(plan)
+        return {name: self.define(name, spec, settings) for name, spec, settings in plan}
+
+    def _check_definitions(self, plan: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> None:
+        """Raise what ``define`` would raise for any of ``plan``, defining nothing here.
+
+        Each definition is built in a scratch registry (names, specs, settings, indexes)
+        and checked against this connector's name rules (``check_names``).
+        """
+        from .registry import ModelRegistry
+
+        scratch = ModelRegistry()
+        try:
+            owner = DataSource("memory", registry=scratch, tenant=self.tenant, name="check")
+            for name, spec, settings in plan:
+                try:
+                    cls = owner.define(name, spec, settings)
+                    self.connector.check_names(cls.definition)
+                except DefinitionError as exc:
+                    raise DefinitionError(
+                        f"table {settings['table']!r} cannot become model {name!r}: {exc} "
+                        "(nothing was defined)",
+                        path=exc.path,
+                    ) from None
+        finally:
+            scratch.clear()
 
     def release_data(self) -> None:
         """Release this DataSource's rows and connections (its connector's ``release``)."""

@@ -67,6 +67,10 @@ def to_utc(v: Any) -> _dt.datetime | None:
 
     An aware datetime (or ISO string with an offset) is converted to UTC; a naive one, a
     ``date`` and an ISO string without an offset (``"2024-06-15"``) are taken as UTC.
+    A time that falls outside Python's datetime range once taken to UTC (year 1 with a
+    positive offset, year 9999 with a negative one) is no date either: None, so every
+    caller reports it as the invalid value it is (ValidationError, FilterError), never
+    as an OverflowError.
     """
     if isinstance(v, _dt.datetime):
         tz = v.tzinfo
@@ -74,7 +78,10 @@ def to_utc(v: Any) -> _dt.datetime | None:
             return v
         if tz is None or v.utcoffset() is None:
             return v.replace(tzinfo=UTC)
-        return v.astimezone(UTC)
+        try:
+            return v.astimezone(UTC)
+        except OverflowError:
+            return None
     if isinstance(v, _dt.date):
         return _dt.datetime(v.year, v.month, v.day, tzinfo=UTC)
     if isinstance(v, str):
@@ -129,7 +136,7 @@ _EXPECTED: dict[str, str] = {
     "number": "an int or float (not bool)",
     "integer": "an int (not bool)",
     "boolean": "a bool",
-    "date": "a datetime, a date or an ISO-8601 str",
+    "date": "a datetime, a date or an ISO-8601 str (in years 1-9999 once taken to UTC)",
     "object": "a dict",
     "array": "a list",
     "any": "anything",

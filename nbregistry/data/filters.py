@@ -201,7 +201,7 @@ def coerce_value(prop: PropertyDefinition | None, value: Any, path: str) -> Any:
             return parsed
         raise FilterError(
             f"{path}: {value!r} cannot be compared with date property; "
-            "use a datetime, a date or an ISO-8601 str"
+            "use a datetime, a date or an ISO-8601 str (in years 1-9999 once taken to UTC)"
         )
     check = _SCALAR_CHECKS.get(t)
     if check is not None and not check[0](value):

@@ -12,11 +12,22 @@ Decisions where DESIGN §12.2 is silent:
   IDENTITY``, advanced past explicit ids so generated ids never collide or repeat).
   Ids of other types (e.g. string) are not generated: give one (ValidationError if not).
 * A model without an id property gets a hidden ``_nbr_rowid`` key column: the default
-  order and the tie-break of ``order``. ``_extra`` and ``_nbr_rowid`` are reserved
-  property names on SQL DataSources (DefinitionError).
+  order and the tie-break of ``order``. On SQL DataSources ``_extra`` is a reserved
+  property name of non-strict models (their JSON column of extra properties) and
+  ``_nbr_rowid`` one of models without an id property (DefinitionError); a strict model
+  with an id may have properties of those names (tables made by someone else).
 * Unknown settings are a ValueError naming the known ones.
 * ``:memory:`` SQLite databases are private to their DataSource (one connection).
 * ``destroy_all()`` without ``where`` works on a table that no longer fits the model.
+* No driver error leaves the connector (:mod:`.dberrors` classifies them): a connection
+  failure is a DataSourceConnectionError, a filter too big for the database a
+  FilterError naming its biggest part, a refused write a ValidationError, the rest a
+  SchemaError naming the table; each raised ``from None`` with the driver's reason and
+  never the SQL text, its parameters or a secret.
+* Column types are compared with the model by family at first access, in
+  ``autoupdate()`` (which cannot change a type) and ``is_actual()``; SQLite as leniently
+  as its type affinity. A stored value the model cannot read (someone else's) is a
+  SchemaError naming table, column and row id.
 """
 
 from __future__ import annotations
@@ -38,7 +49,9 @@ from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 
 from ...core.connector import Connector
 from ...core.errors import (
+    DataSourceConnectionError,
     DefinitionError,
+    FilterError,
     ModelNotFoundError,
     SchemaError,
     ValidationError,
@@ -47,7 +60,7 @@ from ...core.meta import is_registered
 from ...core.model import check_update, check_value
 from ...core.tenancy import GLOBAL_TENANT
 from ..filters import like_regex, parse_fields, parse_limit, parse_skip
-from . import engines
+from . import dberrors, engines
 from .codec import (
     INT_MAX,
     INT_MIN,
@@ -69,7 +82,8 @@ if TYPE_CHECKING:
 __all__ = ["PostgreSQLConnector", "SQLConnector", "SQLiteConnector"]
 
 Row = dict[str, Any]
-_RESERVED = ("_extra", "_nbr_rowid")
+#: ``where`` of a statement that has no filter (errors then name no filter part).
+_NO_FILTER: Any = object()
 _GENERATED = ("integer", "number", "any")
 _PG_NAME_BYTES = 63
 
@@ -117,26 +131,138 @@ class SQLConnector(Connector):
         return [s.reveal() for s in self._secrets]
 
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        """Yield a connection in a transaction; DataSourceConnectionError if unreachable."""
+    def _tx(
+        self,
+        info: TableInfo | list[TableInfo | None] | None = None,
+        action: str = "",
+        *,
+        where: Any = _NO_FILTER,
+        model: str | None = None,
+    ) -> Iterator[Connection]:
+        """Yield a connection in a transaction; every driver error becomes ours.
+
+        ``info``/``action``/``where`` only word the error (``info`` may be a one-item
+        list the body updates: the table being worked on); ``model`` marks a write (a
+        refusal by the database is then a ValidationError). See :meth:`_db_error`.
+        """
         err: Exception | None = None
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            err = engines.connection_error(exc, self._where, self._secret_values())
         except sa.exc.DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-            err = engines.connection_error(exc, self._where, self._secret_values())
+            at = info[0] if isinstance(info, list) else info
+            err = self._db_error(exc, at, action, where, model)
         if err is not None:
-            raise err
+            # the driver's exception (it spells the SQL) is not the cause and its context
+            # is suppressed, so a traceback shows only this error (``from None``)
+            raise err from None
+
+    def _db_error(
+        self,
+        exc: sa.exc.DBAPIError,
+        info: TableInfo | None,
+        action: str,
+        where: Any,
+        model: str | None,
+    ) -> Exception:
+        """Return the nbregistry error for a driver error (DESIGN §8, §12.2).
+
+        Only a real connection failure is a DataSourceConnectionError ("cannot reach");
+        a filter the database cannot evaluate is a FilterError naming its biggest part;
+        a write the database refuses (constraint, value) a ValidationError; a table the
+        role may not use or that does not fit the model a SchemaError. The message
+        holds the driver's reason, scrubbed of secrets, never SQL text or parameters.
+        """
+        kind = dberrors.classify(exc, self.pg)
+        reason = engines.scrub(dberrors.reason_of(exc), self._secret_values())
+        act = f"{action}: " if action else ""
+        table = "" if info is None else f"table {self._table_label(info.table)} of "
+        subject = "" if info is None else f"{table}model {info.cls.model_name!r}"
+        if kind == "connection":
+            if self.pg:
+                return engines.connection_error(exc, self._where, self._secret_values())
+            return DataSourceConnectionError(
+                f"cannot open {self._where}: {reason}; check that its directory exists "
+                "and that this process may read and write the file, then retry"
+            )
+        if kind == "notdb":
+            return DataSourceConnectionError(
+                f"{self._where} is not a usable SQLite database ({reason}); point file= "
+                "at a SQLite database, or at a path that does not exist yet (a new "
+                "database is created there)"
+            )
+        if kind == "busy":
+            return DataSourceConnectionError(
+                f"{act}{self._where} is busy with another connection's transaction "
+                f"({reason}); nothing was changed: retry once it has finished"
+            )
+        if kind == "limit" and where is not _NO_FILTER:
+            return FilterError(
+                f"{dberrors.largest_part(where)}: the filter is more than the database "
+                f"can evaluate in one statement ({reason}); split it into several "
+                "queries or shorten the pattern"
+            )
+        if model is not None and kind in ("integrity", "data", "limit"):
+            what = "refused the change" if kind == "integrity" else "cannot store a value"
+            return ValidationError(
+                model, [("(row)", f"the database {what}: {reason}; nothing written")]
+            )
+        if kind == "data" and where is not _NO_FILTER:
+            return FilterError(
+                f"where: the database cannot compare a value of this filter ({reason}); "
+                "compare each property with a value of its type"
+            )
+        if kind == "privilege":
+            place = subject or self._where
+            role = ""
+            if self.pg and self._url.username:
+                role = f" role {str(self._url.username)!r}"
+            fix = (
+                f"grant the{role} USAGE and CREATE on the schema and the needed privileges "
+                "on the table, or choose another schema="
+                if self.pg
+                else "make the file (and its directory) writable, or use another file"
+            )
+            return SchemaError(
+                f"{act}the database refuses access to {place} in {self._where}: {reason}; {fix}"
+            )
+        if kind == "integrity":
+            return SchemaError(
+                f"{act}the database refused it for {subject or self._where}: {reason}; "
+                "another table's foreign key probably refers to this one: migrate or drop "
+                "that table (or its constraint) first; nothing was changed"
+            )
+        if kind == "function" and where is not _NO_FILTER:
+            return FilterError(
+                f"where: SQLite could not evaluate this filter ({reason}): a value it "
+                "cannot use (a bytes pattern, say; patterns are str) or a JSON column "
+                f"of {subject or 'the table'} holding text that is no JSON; check both"
+            )
+        if kind == "schema" and "malformed json" in reason.lower():
+            return SchemaError(
+                f"{act}{subject or self._where}: a JSON column holds text that is no JSON "
+                f"({reason}), written by someone else; correct the row, or declare the "
+                "property as a string"
+            )
+        if kind == "schema":
+            return SchemaError(
+                f"{act}{subject or self._where} does not fit what the database holds "
+                f"({reason}); check the table's columns and types against the model "
+                "(ds.is_actual()), fix the model, or ds.automigrate() (drops the rows)"
+            )
+        return SchemaError(f"{act}the database refused it in {self._where}: {reason}")
 
     def ping(self) -> bool:
-        """Run ``SELECT 1``; return True. DataSourceConnectionError naming the server."""
-        with self._tx() as conn:
-            conn.execute(sa.text("SELECT 1"))
+        """Check the connection; return True. DataSourceConnectionError naming the server.
+
+        SQLite reads the file's header (a file that is not a SQLite database fails here
+        too, not only at the first data access).
+        """
+        with self._tx(action="ping()") as conn:
+            conn.execute(sa.text(self._PING))
         return True
+
+    _PING: ClassVar[str] = "SELECT 1"
 
     def release(self) -> None:
         """Release the connection pool (disposed when no DataSource uses it); keep rows."""
@@ -193,10 +319,19 @@ class SQLConnector(Connector):
                     path=name if what == "property" else None,
                 )
             if what == "property":
-                if name in _RESERVED:
+                if name == "_extra" and not definition.settings.get("strict", False):
                     raise DefinitionError(
-                        f"property name {name!r} of model {definition.name!r} is reserved by "
-                        f"the {self.name!r} connector; rename it",
+                        f"property name '_extra' of model {definition.name!r} is reserved by "
+                        f"the {self.name!r} connector for the JSON column holding the extra "
+                        "properties of non-strict models; rename the property, or define "
+                        "the model with settings={'strict': True} (discover_and_define does)",
+                        path=name,
+                    )
+                if name == "_nbr_rowid" and not _keyed(definition):
+                    raise DefinitionError(
+                        f"property name '_nbr_rowid' of model {definition.name!r} is reserved "
+                        f"by the {self.name!r} connector for the hidden key column of models "
+                        "without an id property; rename it, or give the model an id property",
                         path=name,
                     )
                 low = name if self.pg else name.lower()
@@ -329,7 +464,7 @@ class SQLConnector(Connector):
                 info = self._build(cls)
                 self._infos[cls.model_name] = info
             if check and not info.ensured:
-                with self._tx() as conn:
+                with self._tx(info, "first access") as conn:
                     self._ensure(conn, info)
                 info.ensured = True
             return info
@@ -399,6 +534,52 @@ class SQLConnector(Connector):
                 "them (keeps the rows), ds.automigrate() to recreate the table (drops "
                 "the rows), or set settings={'table': ...} to use another table"
             )
+        self._check_types(conn, info, reflected)
+
+    def _type_mismatches(
+        self, conn: Connection, info: TableInfo, reflected: Mapping[str, Any]
+    ) -> list[str]:
+        """Return one phrase per column whose reflected type cannot hold its property.
+
+        Compared by type family (:func:`_discovered_type`): a TEXT column cannot be an
+        integer property, a BIGINT one not a number (PostgreSQL would round), and so on.
+        SQLite is as lenient as its type affinity: a column without a declared type holds
+        anything, dates and JSON live in TEXT, booleans and numbers in INTEGER.
+        """
+        out: list[str] = []
+        for col in info.table.columns:
+            found = reflected.get(col.name)
+            if found is None:
+                continue
+            if col is info.extra:
+                kind = "json"
+            elif col is info.key and col.name not in info.kinds:
+                kind = "integer"
+            else:
+                kind = info.kinds.get(col.name, "json")
+            family = _discovered_type(found["type"])
+            if family in _FITS[self.pg].get(kind, ()):
+                continue
+            prop = info.cls.definition.properties.get(col.name)
+            ptype = kind if prop is None else prop.describe()
+            want = col.type.compile(dialect=conn.dialect)
+            out.append(
+                f"column {col.name!r} is {found['type']!s} but property {col.name!r} is "
+                f"{ptype} (stored as {want})"
+            )
+        return out
+
+    def _check_types(self, conn: Connection, info: TableInfo, reflected: Mapping[str, Any]) -> None:
+        """Raise SchemaError naming every column whose type does not fit its property."""
+        bad = self._type_mismatches(conn, info, reflected)
+        if bad:
+            raise SchemaError(
+                f"table {self._table_label(info.table)} of model {info.cls.model_name!r} "
+                f"does not fit the model: {'; '.join(bad)}. ds.autoupdate() cannot change "
+                "a column's type: change the property's type to the column's "
+                "(ds.discover_schema() shows them), or ds.automigrate() to recreate the "
+                "table (drops the rows)"
+            )
 
     def _is_rowid_key(self, conn: Connection, info: TableInfo) -> bool:
         """Return True when the key column is SQLite's rowid (INTEGER PRIMARY KEY, rowid table)."""
@@ -420,14 +601,15 @@ class SQLConnector(Connector):
                 "never creates the tables of read-only models: create it, or define the "
                 "model without settings read_only"
             )
-        present = {c["name"] for c in insp.get_columns(table.name, schema=table.schema)}
-        missing = [c.name for c in table.columns if c.name not in present]
+        reflected = {c["name"]: c for c in insp.get_columns(table.name, schema=table.schema)}
+        missing = [c.name for c in table.columns if c.name not in reflected]
         if missing:
             raise SchemaError(
                 f"table or view {self._table_label(table)} of read-only model "
                 f"{info.cls.model_name!r} lacks column(s) {', '.join(map(repr, missing))}; "
                 "discover it again (ds.discover_and_define) to follow its columns"
             )
+        self._check_types(conn, info, reflected)
 
     def _refuse_read_only(self, infos: Sequence[TableInfo], what: str) -> None:
         """Raise SchemaError naming the read-only models among ``infos`` (nothing done)."""
@@ -460,8 +642,10 @@ class SQLConnector(Connector):
         """Drop and recreate the tables of ``models`` (rows lost); DataSourceConnectionError."""
         infos = [self._info(cls, check=False) for cls in models]
         self._refuse_read_only(infos, "automigrate()")
-        with self._tx() as conn:
+        current: list[TableInfo | None] = [None]
+        with self._tx(current, "automigrate()") as conn:
             for info in infos:
+                current[0] = info
                 conn.execute(sa.schema.DropTable(info.table, if_exists=True))
                 self._create(conn, info.table)
                 info.server_defaults = frozenset()  # our own table: no database defaults
@@ -473,8 +657,10 @@ class SQLConnector(Connector):
         """Create missing tables and add missing columns (never drops data)."""
         infos = [self._info(cls, check=False) for cls in models]
         self._refuse_read_only(infos, "autoupdate()")
-        with self._tx() as conn:
+        current: list[TableInfo | None] = [None]
+        with self._tx(current, "autoupdate()") as conn:
             for info in infos:
+                current[0] = info
                 self._create(conn, info.table)
                 present = self._present_columns(conn, info.table) or []
                 prep = conn.dialect.identifier_preparer
@@ -488,16 +674,18 @@ class SQLConnector(Connector):
                             f"{prep.quote(col.name)} {ctype}"
                         )
                     )
+                reflected = self._reflect_columns(conn, info.table) or {}
+                self._check_types(conn, info, reflected)  # nothing added if one misfits
                 self._sync_sequence(conn, info)
-                self._note_defaults(info, self._reflect_columns(conn, info.table) or {})
+                self._note_defaults(info, reflected)
                 info.rowid_key = self._is_rowid_key(conn, info)
         for info in infos:
             info.ensured = True
 
     def is_actual(self, models: Sequence[type[Model]]) -> bool:
-        """Return True when every table exists with a column for every property."""
+        """Return True when every table exists with a column of a fitting type per property."""
         infos = [self._info(cls, check=False) for cls in models]
-        with self._tx() as conn:
+        with self._tx(action="is_actual()") as conn:
             for info in infos:
                 if info.read_only:
                     try:
@@ -505,8 +693,10 @@ class SQLConnector(Connector):
                     except SchemaError:
                         return False
                     continue
-                present = self._present_columns(conn, info.table)
-                if present is None or any(c.name not in present for c in info.table.columns):
+                reflected = self._reflect_columns(conn, info.table)
+                if reflected is None or any(c.name not in reflected for c in info.table.columns):
+                    return False
+                if self._type_mismatches(conn, info, reflected):
                     return False
         return True
 
@@ -520,7 +710,7 @@ class SQLConnector(Connector):
     def discover_model_definitions(self, schema: str | None = None) -> list[dict[str, Any]]:
         """Return the tables and views: ``[{"name", "type": "table"|"view", "schema"}]``."""
         sch = self._discover_schema_name(schema)
-        with self._tx() as conn:
+        with self._tx(action="discover_model_definitions()") as conn:
             insp = sa.inspect(conn)
             tables = insp.get_table_names(schema=sch)
             views = insp.get_view_names(schema=sch)
@@ -537,12 +727,14 @@ class SQLConnector(Connector):
 
         Types come from column types, ``id`` from a one-column primary key, ``required``
         from NOT NULL without a default, ``index``/``unique`` from one-column indexes and
-        unique constraints.
+        unique constraints. A column named ``_extra`` is a property only of a strict
+        model (``settings={"strict": True}``, as ``discover_and_define`` defines them):
+        non-strict models keep their extra properties in a column of that name.
         """
         if not isinstance(table, str) or not table:
             raise TypeError(f"table must be a non-empty str, got {table!r}")
         sch = self._discover_schema_name(schema)
-        with self._tx() as conn:
+        with self._tx(action=f"discover_schema({table!r})") as conn:
             insp = sa.inspect(conn)
             if not (insp.has_table(table, schema=sch) or table in insp.get_view_names(schema=sch)):
                 known = insp.get_table_names(schema=sch) + insp.get_view_names(schema=sch)
@@ -642,6 +834,59 @@ class SQLConnector(Connector):
 
     # --- reading --------------------------------------------------------------------------
 
+    def _rows(self, conn: Connection, info: TableInfo, stmt: Any) -> list[Any]:
+        """Return the fetched rows of ``stmt``; SchemaError for a JSON column holding no JSON.
+
+        (Written by someone else: nbregistry only writes JSON there.) The error names the
+        table, the column and the row's id, found by one more SELECT.
+        """
+        err: Exception | None = None
+        try:
+            return conn.execute(stmt).all()
+        except dberrors.BadStoredJSON as exc:
+            bad = exc
+        cols = [
+            c for c in info.table.columns if c is info.extra or info.kinds.get(c.name) == "json"
+        ]
+        where_found = ""
+        for col in cols:
+            probe = sa.select(_lead(info)).where(
+                sa.type_coerce(col, sa.Text()) == sa.bindparam("t", bad.text, type_=sa.Text())
+            )
+            hit = conn.execute(probe.limit(1)).first()
+            if hit is not None:
+                where_found = f" column {col.name!r}" + (
+                    f", row {self._key_label(info)}={hit[0]!r}" if hit[0] is not None else ""
+                )
+                break
+        err = self._bad_value(info, where_found, repr(bad.text), f"not JSON ({bad.problem})")
+        raise err
+
+    def _key_label(self, info: TableInfo) -> str:
+        return "id" if info.key is None else info.key.name
+
+    def _bad_value(self, info: TableInfo, at: str, value: str, problem: str) -> SchemaError:
+        """Return the SchemaError for a stored value the model cannot read (someone else's)."""
+        value = value if len(value) <= 60 else value[:57] + "..."
+        return SchemaError(
+            f"table {self._table_label(info.table)} of model {info.cls.model_name!r}:{at} "
+            f"holds {value}, {problem}; it was written by someone else: correct the row, or "
+            "change the property's type to what the column holds"
+        )
+
+    def _bad_in_column(
+        self, info: TableInfo, name: str, keys: Sequence[Any], col: Sequence[Any], ok: Any
+    ) -> SchemaError:
+        """Return the SchemaError for the first value of ``col`` that ``ok`` refuses."""
+        kind = info.kinds[name]
+        for key, v in zip(keys, col, strict=True):
+            if v is not None and not ok(v):
+                row = "" if key is None else f", row {self._key_label(info)}={key!r}"
+                return self._bad_value(
+                    info, f" column {name!r}{row}", repr(v), f"which is no {kind} value"
+                )
+        return self._bad_value(info, f" column {name!r}", "a value", f"which is no {kind} value")
+
     def _columns_for(
         self, info: TableInfo, include: list[str] | None, exclude: frozenset[str]
     ) -> tuple[list[str], bool]:
@@ -678,12 +923,21 @@ class SQLConnector(Connector):
         for i, name in enumerate(names, 1):
             col = columns[i]
             kind = kinds[name]
-            if kind == "number":  # REAL/DOUBLE are floats already; NUMERIC gives Decimal
-                col = [v if v is None or type(v) is float else float(v) for v in col]
-            else:
-                dec = info.decoders.get(name)
-                if dec is not None:
-                    col = [None if v is None else dec(v) for v in col]
+            failed = False
+            try:
+                if kind == "number":  # REAL/DOUBLE are floats already; NUMERIC gives Decimal
+                    col = [v if v is None or type(v) is float else float(v) for v in col]
+                elif kind == "integer":
+                    # SQLite keeps text that looks like no number in an INTEGER column
+                    failed = not self.pg and not set(map(type, col)) <= _INT_TYPES
+                else:
+                    dec = info.decoders.get(name)
+                    if dec is not None:
+                        col = [None if v is None else dec(v) for v in col]
+            except (TypeError, ValueError, OverflowError):
+                failed = True
+            if failed:  # raised here, not in the except block: no driver value chained
+                raise self._bad_in_column(info, name, columns[0], columns[i], _readable(kind))
             decoded.append(col)
         out: list[Row] = (
             [dict(zip(names, vals, strict=True)) for vals in zip(*decoded, strict=True)]
@@ -705,6 +959,18 @@ class SQLConnector(Connector):
                             d[k] = v
         return out
 
+    def _where_sql(self, comp: Compiler, where: Any) -> Any:
+        """Return the compiled ``where``; FilterError (not OverflowError) for a date that
+        leaves the datetime range once taken to UTC (on an undeclared property)."""
+        try:
+            return comp.where(where)
+        except OverflowError:
+            pass
+        raise FilterError(
+            "where: a date in this filter is outside the datetime range once taken to "
+            "UTC (years 1-9999); use a date within it"
+        )
+
     def _select(
         self,
         info: TableInfo,
@@ -717,7 +983,7 @@ class SQLConnector(Connector):
         exclude: frozenset[str],
     ) -> tuple[Any, list[str], bool]:
         comp = Compiler(info, self.pg)
-        pred = comp.where(where)
+        pred = self._where_sql(comp, where)
         order_by = comp.order(order)
         lim = parse_limit(limit, "limit")
         off = parse_skip(skip, offset)
@@ -747,8 +1013,8 @@ class SQLConnector(Connector):
         stmt, names, need_extra = self._select(
             info, where, order, limit, skip, offset, include, exclude
         )
-        with self._tx() as conn:
-            rows = conn.execute(stmt).all()
+        with self._tx(info, "find()", where=where) as conn:
+            rows = self._rows(conn, info, stmt)
         keys = [r[0] for r in rows]
         return info, keys, self._decode_rows(info, rows, names, need_extra, include, exclude)
 
@@ -816,8 +1082,8 @@ class SQLConnector(Connector):
         cols: list[Any] = [key] + [info.columns[n] for n in names]
         if need_extra:
             cols.append(info.extra)
-        with self._tx() as conn:
-            rows = conn.execute(sa.select(*cols).where(key == value)).all()
+        with self._tx(info, "find_by_id()") as conn:
+            rows = self._rows(conn, info, sa.select(*cols).where(key == value))
         if not rows:
             return None
         d = self._decode_rows(info, rows, names, need_extra, None, frozenset())[0]
@@ -828,9 +1094,9 @@ class SQLConnector(Connector):
     def count(self, cls: type[Model], where: Any = None) -> int:
         """Return how many rows match (one SELECT count(*)); FilterError."""
         info = self._info(cls)
-        pred = Compiler(info, self.pg).where(where)
+        pred = self._where_sql(Compiler(info, self.pg), where)
         stmt = sa.select(sa.func.count()).select_from(info.table).where(pred)
-        with self._tx() as conn:
+        with self._tx(info, "count()", where=where) as conn:
             return int(conn.execute(stmt).scalar_one())
 
     def to_frame(
@@ -860,12 +1126,13 @@ class SQLConnector(Connector):
         stmt, names, need_extra = self._select(
             info, where, order, limit, skip, offset, include, exclude
         )
-        with self._tx() as conn:
-            rows = conn.execute(stmt).all()
+        with self._tx(info, "to_frame()", where=where) as conn:
+            rows = self._rows(conn, info, stmt)
         n = len(rows)
         width = 1 + len(names) + need_extra
         raw: list[Any] = [list(c) for c in zip(*rows, strict=True)] if n else [[]] * width
         keys: Any = list(raw[0]) if info.key is not None else range(n)
+        row_keys: Sequence[Any] = keys if info.key is not None else [None] * n
         props = cls.definition.properties
         id_name = info.id_name
         declared = {name: raw[i] for i, name in enumerate(names, 1)}
@@ -888,20 +1155,41 @@ class SQLConnector(Connector):
                 values = [None if not e else e.get(name) for e in extras] if extras else [None] * n
                 columns[name] = ("object", [_plain(v) for v in values])
                 continue
-            columns[name] = self._frame_column(info, props[name], name, col)
-        return columns_frame(
-            columns,
-            keys,
-            index_name=id_name,
-            empty_index_dtype="int64" if _int_ids(cls, id_name) else "object",
+            columns[name] = self._frame_column(info, props[name], name, col, row_keys)
+        failed = False
+        try:
+            return columns_frame(
+                columns,
+                keys,
+                index_name=id_name,
+                empty_index_dtype="int64" if _int_ids(cls, id_name) else "object",
+            )
+        except (TypeError, ValueError, OverflowError):
+            failed = True
+        for name in names if failed else ():  # which column holds a value of another type
+            ok = _readable(info.kinds[name])
+            col = declared[name]
+            if any(v is not None and not ok(v) for v in col):
+                raise self._bad_in_column(info, name, row_keys, col, ok)
+        raise SchemaError(
+            f"table {self._table_label(info.table)} of model {cls.model_name!r} holds values "
+            "pandas cannot convert to the model's column types; check its rows"
         )
 
     def _frame_column(
-        self, info: TableInfo, prop: Any, name: str, col: Sequence[Any]
+        self,
+        info: TableInfo,
+        prop: Any,
+        name: str,
+        col: Sequence[Any],
+        keys: Sequence[Any] = (),
     ) -> tuple[str, Any]:
         """Return ``(render dtype, values)`` of one fetched column (as memory types it)."""
         kind = info.kinds[name]
         if kind == "integer":
+            if not self.pg and not set(map(type, col)) <= _INT_TYPES:
+                # SQLite keeps text that looks like no number in an INTEGER column
+                raise self._bad_in_column(info, name, keys, col, _readable(kind))
             return "Int64", col
         if kind == "number":
             return "float64", col
@@ -920,25 +1208,21 @@ class SQLConnector(Connector):
 
     # --- writing --------------------------------------------------------------------------
 
-    def _write(self, fn: Callable[[Connection], Any], model: str) -> Any:
-        """Run ``fn`` in one transaction; IntegrityError → ValidationError (nothing written)."""
-        err: Exception | None = None
-        try:
-            with self._tx() as conn:
-                return fn(conn)
-        except sa.exc.IntegrityError as exc:
-            reason = " ".join(str(getattr(exc, "orig", exc)).split())
-            err = ValidationError(
-                model,
-                [("(row)", f"the database refused the change: {reason[:300]}; nothing written")],
-            )
-        except sa.exc.DataError as exc:
-            reason = " ".join(str(getattr(exc, "orig", exc)).split())
-            err = ValidationError(
-                model,
-                [("(row)", f"the database cannot store a value: {reason[:300]}; nothing written")],
-            )
-        raise err
+    def _write(
+        self,
+        fn: Callable[[Connection], Any],
+        model: str,
+        info: TableInfo | None = None,
+        action: str = "",
+        where: Any = _NO_FILTER,
+    ) -> Any:
+        """Run ``fn`` in one transaction; a refusal by the database → ValidationError.
+
+        Nothing is written then (constraints, values the column cannot hold); other
+        driver errors as :meth:`_db_error` says.
+        """
+        with self._tx(info, action, where=where, model=model) as conn:
+            return fn(conn)
 
     def _bump_sequence(self, conn: Connection, info: TableInfo, highest: int) -> None:
         """Advance the id sequence past an explicit id (PostgreSQL; SQLite does it itself)."""
@@ -1137,7 +1421,7 @@ class SQLConnector(Connector):
             filled.update(self._read_back(conn, info, encoded, keys))
             return keys
 
-        keys = self._write(run, cls.model_name)
+        keys = self._write(run, cls.model_name, info, "create()")
         out = []
         for values, cols, key in zip(validated, encoded, keys, strict=True):
             if id_name is not None:
@@ -1188,7 +1472,7 @@ class SQLConnector(Connector):
         sel = [info.key, *(info.table.c[n] for n in names)]
         out: dict[Any, Row] = {}
         for i in range(0, len(wanted), 500):
-            rows = conn.execute(sa.select(*sel).where(info.key.in_(wanted[i : i + 500]))).all()
+            rows = self._rows(conn, info, sa.select(*sel).where(info.key.in_(wanted[i : i + 500])))
             for r in rows:
                 values: Row = {}
                 for n, v in zip(names, r[1:], strict=True):
@@ -1217,14 +1501,22 @@ class SQLConnector(Connector):
         """Set ``data`` on every matching row (one UPDATE); return the count."""
         info = self._info(cls)
         cols, patch = self._check_data(cls, info, data)
-        pred = Compiler(info, self.pg).where(where)
+        pred = self._where_sql(Compiler(info, self.pg), where)
         values: Row = dict(cols)
         if patch:
             values["_extra"] = self._merge_extra(info, patch)
         if not values:
             return self.count(cls, where)
         stmt = info.table.update().where(pred).values(**values)
-        return int(self._write(lambda conn: conn.execute(stmt).rowcount, cls.model_name))
+        return int(
+            self._write(
+                lambda conn: conn.execute(stmt).rowcount,
+                cls.model_name,
+                info,
+                "update_all()",
+                where,
+            )
+        )
 
     def destroy_all(self, cls: type[Model], where: Any = None) -> int:
         """Delete the matching rows (one DELETE); return how many.
@@ -1238,9 +1530,17 @@ class SQLConnector(Connector):
                 self._create(conn, info.table)
                 return int(conn.execute(info.table.delete()).rowcount)
 
-            return int(self._write(run, cls.model_name))
-        stmt = info.table.delete().where(Compiler(info, self.pg).where(where))
-        return int(self._write(lambda conn: conn.execute(stmt).rowcount, cls.model_name))
+            return int(self._write(run, cls.model_name, info, "destroy_all()"))
+        stmt = info.table.delete().where(self._where_sql(Compiler(info, self.pg), where))
+        return int(
+            self._write(
+                lambda conn: conn.execute(stmt).rowcount,
+                cls.model_name,
+                info,
+                "destroy_all()",
+                where,
+            )
+        )
 
     def save(self, inst: Model) -> None:
         """Insert the instance (new id) or replace its row; refresh it. ValidationError."""
@@ -1268,7 +1568,7 @@ class SQLConnector(Connector):
             sel = sa.select(*sel_cols).where(info.key == bound)
             if self.pg:
                 sel = sel.with_for_update()
-            rows = conn.execute(sel).all()
+            rows = self._rows(conn, info, sel)
             data = dict(inst.__dict__)
             if rows:
                 base = self._decode_rows(info, rows, names, need_extra, None, frozenset())[0]
@@ -1292,7 +1592,7 @@ class SQLConnector(Connector):
             if not rows:
                 stored["row"].update(self._read_back(conn, info, [cols], [bound]).get(bound, ()))
 
-        self._write(run, cls.model_name)
+        self._write(run, cls.model_name, info, "save()")
         inst.__dict__.clear()
         inst.__dict__.update(stored["row"])
 
@@ -1312,7 +1612,9 @@ class SQLConnector(Connector):
         if not ok:
             return False
         stmt = info.table.delete().where(info.key == bound)
-        return bool(self._write(lambda conn: conn.execute(stmt).rowcount, cls.model_name))
+        return bool(
+            self._write(lambda conn: conn.execute(stmt).rowcount, cls.model_name, info, "delete()")
+        )
 
     # --- display ----------------------------------------------------------------------------
 
@@ -1327,7 +1629,7 @@ class SQLConnector(Connector):
         out: dict[str, int] = {}
         if not infos:
             return out
-        with self._tx() as conn:
+        with self._tx(action="record_counts()") as conn:
             present: dict[str | None, set[str]] = {}
             counted: list[TableInfo] = []
             for info in infos:
@@ -1394,6 +1696,36 @@ def _literal_default(text: str, ptype: str) -> tuple[bool, Any]:
     return False, None
 
 
+_INT_TYPES = frozenset({int, type(None)})
+
+
+def _keyed(definition: Any) -> bool:
+    """Return True when a model needs no hidden ``_nbr_rowid`` key (an id, or read-only)."""
+    if definition.settings.get("read_only", False):
+        return True
+    return any(p.id for p in definition.properties.values())
+
+
+def _is_number(v: Any) -> bool:
+    from decimal import Decimal
+
+    return type(v) in (int, float) or isinstance(v, Decimal)
+
+
+_READABLE: dict[str, Callable[[Any], bool]] = {
+    "number": _is_number,
+    "integer": lambda v: type(v) is int,
+    "boolean": lambda v: type(v) is bool or v in (0, 1),
+    "buffer": lambda v: isinstance(v, (bytes, bytearray, memoryview)),
+    "string": lambda v: isinstance(v, str),
+}
+
+
+def _readable(kind: str) -> Callable[[Any], bool]:
+    """Return the check of a fetched value of a column kind (True: the model can read it)."""
+    return _READABLE.get(kind, lambda v: True)
+
+
 def _lead(info: TableInfo) -> Any:
     """Return the first selected column: the key (NULL for a read-only model without one)."""
     return info.key if info.key is not None else sa.null()
@@ -1421,6 +1753,29 @@ def _discovered_type(t: Any) -> str:
     if "BYTEA" in name or "BLOB" in name:
         return "buffer"
     return "any"
+
+
+#: [pg] → column kind → the reflected type families (:func:`_discovered_type`) that fit it.
+_FITS: dict[bool, dict[str, frozenset[str]]] = {
+    True: {
+        "string": frozenset({"string"}),
+        "integer": frozenset({"integer"}),
+        "number": frozenset({"number"}),
+        "boolean": frozenset({"boolean"}),
+        "date": frozenset({"date"}),
+        "buffer": frozenset({"buffer"}),
+        "json": frozenset({"object", "any"}),
+    },
+    False: {
+        "string": frozenset({"string", "any"}),
+        "integer": frozenset({"integer", "any"}),
+        "number": frozenset({"number", "integer", "any"}),
+        "boolean": frozenset({"boolean", "integer", "any"}),
+        "date": frozenset({"date", "string", "any"}),
+        "buffer": frozenset({"buffer", "any"}),
+        "json": frozenset({"object", "string", "any"}),
+    },
+}
 
 
 def _index_name(table: str, index: str) -> str:
@@ -1586,6 +1941,9 @@ class SQLiteConnector(SQLConnector):
         ).scalar()
         return isinstance(sql, str) and "WITHOUT ROWID" not in sql.upper()
 
+    #: reads the file's header, so a file that is not SQLite fails ping() too
+    _PING: ClassVar[str] = "SELECT count(*) FROM sqlite_master"
+
     def _make_engine(self) -> Engine:
         if self.memory:
             eng = sa.create_engine(
@@ -1593,11 +1951,13 @@ class SQLiteConnector(SQLConnector):
                 poolclass=sa.pool.StaticPool,
                 connect_args={"check_same_thread": False},
                 hide_parameters=True,
+                json_deserializer=dberrors.loads,
             )
         else:
             eng = sa.create_engine(
                 URL.create("sqlite", database=self.file),
                 hide_parameters=True,
+                json_deserializer=dberrors.loads,
                 connect_args={"timeout": 30},
             )
         event.listen(eng, "connect", _sqlite_on_connect)
