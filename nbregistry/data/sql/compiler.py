@@ -43,8 +43,8 @@ from ..filters import (
     between_bounds,
     check_regexp_prop,
     coerce_value,
-    order_terms,
     like_regex,
+    order_terms,
     parse_regexp,
     prop_for_path,
 )

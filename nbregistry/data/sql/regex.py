@@ -7,9 +7,10 @@ ARE that PostgreSQL matches case-sensitively (``~``) and that means exactly what
 * every construct matching one character (a literal, ``[...]``, ``\\d \\w \\s`` and their
   negations, ``[^x]``) becomes an explicit set of code points, computed by Python's own
   ``re`` with the pattern's flags (``i`` case folding, ``a`` ASCII) over every code
-  point: ``\\d`` matches ``"٣"``, ``\\s`` a non-breaking space, ``/s/i`` ``"ſ"``, and
-  ``/σ/i`` ``"ς"`` on PostgreSQL exactly as in Python (PostgreSQL's own classes and
-  ``~*`` follow the locale, and a ``C`` locale folds only ASCII);
+  point: ``\\d`` matches ``"\u0663"`` (Arabic-Indic three), ``\\s`` a non-breaking
+  space, ``/s/i`` ``"\u017f"`` (long s) and ``/\u03c3/i`` ``"\u03c2"`` (final sigma) on
+  PostgreSQL exactly as in Python (PostgreSQL's own classes and ``~*`` follow the
+  locale, and a ``C`` locale folds only ASCII);
 * ``.`` excludes ``\\n`` unless DOTALL; ``^``/``$`` are string anchors, or line anchors
   under MULTILINE (``(?<=\\n)``, ``(?=\\n|$)``); ``$`` without MULTILINE also matches
   before a final newline; ``\\A``/``\\Z`` are string anchors; ``\\b``/``\\B`` are
