@@ -412,8 +412,10 @@ class Compiler:
             if in64:
                 return cmp(lhs, v)
             return _above_all(op) if v > 0 else _below_all(op)
-        if kind == "json" and (self.pg or in64):
-            return cmp(lhs, v)  # PostgreSQL numeric: exact; SQLite int64: exact
+        if kind == "json" and in64:
+            return cmp(lhs, v)  # exact on both
+        if kind == "json" and self.pg:
+            return cmp(lhs, Decimal(v))  # numeric against numeric: exact
         # a double (or a SQLite JSON value) against an int a double may not hold
         try:
             f = float(v)
