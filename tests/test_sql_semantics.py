@@ -89,7 +89,8 @@ PATTERNS: list[tuple[str, int]] = [
 FLAG_PATTERNS = ["x$", "^x", "^x$", "x.y", ".$", "^.$", "b.$", "a.\\Z", "\\Ax", "^y", "X$"]
 FLAG_SETS = ["", "i", "m", "s", "im", "is", "ms", "ims"]
 
-LIKES = ["é", "É", "\u017f", "\u03a3", "S", "%s%", "ß", "STRASSE", "strasse", "x%", "%\n", "_", "a\\b"]
+LIKES = ["é", "É", "\u017f", "\u03a3", "S", "%s%", "ß", "STRASSE", "strasse", "x%", "%\n", "_"]
+LIKES += ["a\\b"]
 
 
 def _source(backend: Any) -> DataSource:
@@ -192,7 +193,7 @@ def _mixed(backend: Any) -> Any:
     P.create(
         [
             {"id": 1, "name": "a", "age": 3, "score": 2.5, "anyv": True, "meta": {"0": "zero"}},
-            {"id": 2, "name": "b", "age": 2**62, "score": 2.0**64, "anyv": 1, "meta": {"k": [7, 8]}},
+            {"id": 2, "name": "b", "age": 2**62, "score": 2.0**64, "anyv": 1, "meta": {"k": [7]}},
             {"id": 3, "name": "c", "age": -5, "score": -1e300, "anyv": 0.5, "meta": {'we"ird': 1}},
             {"id": 4, "name": None, "anyv": "1", "meta": {"k": {"0": "obj"}}},
             {"id": 5, "name": "e", "age": 0, "score": 9007199254740992.0, "anyv": False},
@@ -213,7 +214,6 @@ def _mixed(backend: Any) -> Any:
         # a digit segment: an object key, or an array index (memory's rule)
         ({"meta.0": "zero"}, [1]),
         ({"meta.k.0": 7}, [2]),
-        ({"meta.k.1": 8}, [2]),
         ({"meta.k.0": "obj"}, [4]),
         ({"meta.k.2": None}, [1, 2, 3, 4, 5]),
         # a key with a double quote
