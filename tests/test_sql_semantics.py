@@ -219,6 +219,12 @@ def _mixed(backend: Any) -> Any:
         ({"meta.k.0": 7}, [2]),
         ({"meta.k.0": "obj"}, [4]),
         ({"meta.k.2": None}, [1, 2, 3, 4, 5]),
+        # "-1"/"+0" are keys, never indexes; a non-ASCII digit indexes (int("\u0660") == 0)
+        ({"meta.k.-1": 7}, []),
+        ({"meta.k.+0": 7}, []),
+        ({"meta.k. 0": 7}, []),
+        ({"meta.k.\u0660": 7}, [2]),
+        ({"meta.k.-1": None}, [1, 2, 3, 4, 5]),
         # a key with a double quote
         ({'meta.we"ird': 1}, [3]),
         ({'meta.we"ird': None}, [1, 2, 4, 5]),

@@ -159,6 +159,16 @@ def _sqlite_label(seg: str) -> bool:
     return not seg.isdigit() and not any(ch in '"\\' or ch < " " for ch in seg)
 
 
+# what PostgreSQL's jsonb path lookup reads as an array index (strtol): memory indexes a
+# list only by a digit segment
+_PG_INT = re.compile(r"[ \t\n\v\f\r]*[+-]?[0-9]+")
+
+
+def _pg_plain(seg: str) -> bool:
+    """Return True when PostgreSQL's ``#>`` reads ``seg`` as memory does (key or index)."""
+    return (seg.isascii() and seg.isdigit()) or not (_PG_INT.fullmatch(seg) or seg.isdigit())
+
+
 def _sqlite_path(segs: tuple[str, ...]) -> str:
     return "$" + "".join(f'."{seg}"' for seg in segs)
 
@@ -195,6 +205,31 @@ class Compiler:
     def _jpath(self, r: _Ref, where: str) -> Any:
         return sa.literal(list(r.segs), sa.ARRAY(sa.Text))
 
+    def _pg_walk(self, r: _Ref) -> Any:
+        """Return the jsonb at a path with segments ``#>`` would read otherwise than memory.
+
+        ``"-1"``/``"+0"`` are only object keys (``->`` with text never indexes an array);
+        a non-ASCII digit segment (``"\u0663"``) indexes an array by its value, as memory's
+        ``int(seg)`` does.
+        """
+        expr = r.expr
+        plain: list[str] = []
+        for seg in r.segs:
+            if _pg_plain(seg):
+                plain.append(seg)
+                continue
+            if plain:
+                expr = expr.op("#>", return_type=r.expr.type)(sa.literal(plain, sa.ARRAY(sa.Text)))
+                plain = []
+            key = expr.op("->", return_type=r.expr.type)(sa.literal(seg, sa.Text))
+            if seg.isdigit() and int(seg) <= 2**31 - 1:
+                index = expr.op("->", return_type=r.expr.type)(sa.literal(int(seg), sa.Integer))
+                key = sa.case((sa.func.jsonb_typeof(expr) == "array", index), else_=key)
+            expr = key
+        if plain:
+            expr = expr.op("#>", return_type=r.expr.type)(sa.literal(plain, sa.ARRAY(sa.Text)))
+        return expr
+
     def _sqlite_walk(self, r: _Ref, what: str) -> Any:
         """Return SQLite's ``value`` or ``type`` at the path, one json_each step per segment.
 
@@ -224,6 +259,9 @@ class Compiler:
     def jtext(self, r: _Ref, where: str) -> Any:
         """Return the text of a JSON scalar at the path (NULL if missing or JSON null)."""
         if self.pg:
+            if not all(_pg_plain(seg) for seg in r.segs):
+                empty = sa.literal([], sa.ARRAY(sa.Text))
+                return self._pg_walk(r).op("#>>", return_type=sa.Text)(empty)
             return r.expr.op("#>>", return_type=sa.Text)(self._jpath(r, where))
         return self._sqlite_json(r, "value")
 
@@ -232,6 +270,8 @@ class Compiler:
         if self.pg:
             if not r.segs:
                 return r.expr
+            if not all(_pg_plain(seg) for seg in r.segs):
+                return self._pg_walk(r)
             return r.expr.op("#>", return_type=r.expr.type)(self._jpath(r, where))
         return self._sqlite_json(r, "value")
 
