@@ -79,9 +79,8 @@ def _cased() -> tuple[int, str]:
     for _start, text in _universe():
         for i in range(0, len(text), 256):
             block = text[i : i + 256]
-            if block.lower() == block and block.upper() == block and block.title() == block:
-                if block.casefold() == block:
-                    continue
+            if all(f(block) == block for f in (str.lower, str.upper, str.title, str.casefold)):
+                continue
             chars.extend(
                 ch
                 for ch in block
