@@ -185,6 +185,8 @@ def between_bounds(prop: Any, value: Any, path: str) -> tuple[Any, Any]:
 
 def coerce_value(prop: PropertyDefinition | None, value: Any, path: str) -> Any:
     """Return the filter value in stored form (dates parsed); FilterError if it cannot match."""
+    if isinstance(value, re.Pattern):
+        _str_pattern(value, path)  # a bytes pattern never matches text
     if value is None or prop is None or not isinstance(prop.type, str):
         return value
     t = prop.type
