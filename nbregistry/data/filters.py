@@ -185,6 +185,8 @@ def between_bounds(prop: Any, value: Any, path: str) -> tuple[Any, Any]:
 
 def coerce_value(prop: PropertyDefinition | None, value: Any, path: str) -> Any:
     """Return the filter value in stored form (dates parsed); FilterError if it cannot match."""
+    if isinstance(value, re.Pattern):
+        _str_pattern(value, path)  # a bytes pattern never matches text
     if value is None or prop is None or not isinstance(prop.type, str):
         return value
     t = prop.type
@@ -212,8 +214,17 @@ def coerce_value(prop: PropertyDefinition | None, value: Any, path: str) -> Any:
     return value
 
 
+def _str_pattern(rx: re.Pattern[Any], path: str) -> re.Pattern[str]:
+    """Return ``rx`` if it is a str pattern; FilterError for a bytes pattern."""
+    if not isinstance(rx.pattern, str):
+        raise FilterError(f"{path}: expects a str pattern, got bytes pattern {rx!r:.80}")
+    return rx
+
+
 def like_regex(pattern: Any, path: str, ignore_case: bool) -> re.Pattern[str]:
+    """Return the regex of a like pattern (fullmatch) or re.Pattern (search); FilterError."""
     if isinstance(pattern, re.Pattern):
+        _str_pattern(pattern, path)
         if ignore_case and not pattern.flags & re.IGNORECASE:
             return re.compile(pattern.pattern, pattern.flags | re.IGNORECASE)
         return pattern
@@ -285,7 +296,8 @@ def parse_regexp(value: Any, path: str) -> re.Pattern[str]:
 
 def _safe(cmp: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     def op(a: Any, b: Any) -> bool:
-        if a is None:
+        # a bool is not a number here (True > 0 is no match), as in equality and in SQL
+        if a is None or (type(a) is bool) is not (type(b) is bool):
             return False
         try:
             return bool(cmp(a, b))
@@ -326,7 +338,7 @@ def _equals(
         elem = _equals(lambda v: v, value)
         return lambda row: type(arr := get(row)) is list and any(elem(x) for x in arr)
     if isinstance(value, re.Pattern):
-        rx = value
+        rx = _str_pattern(value, "where")
         return lambda row: isinstance(v := get(row), str) and rx.search(v) is not None
     if type(value) is bool:
         # True == 1 in Python; a boolean filter must not match the integer 1 ...
@@ -642,6 +654,15 @@ class Scan:
             return len([None for r in rows.values() if exact(r)])
 
 
+def _closure_scans(exact: Predicate) -> tuple[Any, Any, Any]:
+    """Return ``(scan, scan_rows, count)`` of a Scan made of one predicate."""
+    return (
+        lambda items: [(k, r) for k, r in items if exact(r)],
+        lambda rows: [r for r in rows if exact(r)],
+        lambda rows: len([None for r in rows if exact(r)]),
+    )
+
+
 def compile_scan(cls: type[Model], where: Any) -> Scan:
     """Compile ``where`` once for a query (see Scan); FilterError if malformed."""
     exact = compile_where(cls, where)
@@ -652,7 +673,13 @@ def compile_scan(cls: type[Model], where: Any) -> Scan:
     if make is None:
         namespace: dict[str, Any] = {}
         # the text holds only fixed tokens and repr() of property names; values are arguments
-        exec(compile(src, "<nbregistry where>", "exec"), namespace)
+        try:
+            code = compile(src, "<nbregistry where>", "exec")
+        except (SyntaxError, RecursionError, MemoryError):
+            # nested too deeply for Python's parser (e.g. 200 levels of "and"): the
+            # exact closures alone, same answers
+            return Scan(exact, exact, *_closure_scans(exact))
+        exec(code, namespace)
         make = namespace["make"]
         with _FACTORY_LOCK:
             if len(_FACTORIES) >= _FACTORY_CACHE_MAX:

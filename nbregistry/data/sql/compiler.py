@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import operator
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,12 +43,13 @@ from ..filters import (
     between_bounds,
     check_regexp_prop,
     coerce_value,
+    like_regex,
     order_terms,
     parse_regexp,
     prop_for_path,
 )
 from .codec import column_kind, date_text, to_utc
-from .regex import pg_regex
+from .regex import pg_fullmatch, pg_regex
 
 # comparison operator of the filter language → the Python operator SQLAlchemy overloads.
 _COMPARE = {
@@ -60,6 +63,8 @@ _COMPARE = {
 __all__ = ["OPERATORS", "Compiler", "TableInfo"]
 
 _OPS = frozenset(OPERATORS)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_NO_MATCH = object()
 _TRUE = sa.true()
 _FALSE = sa.false()
 
@@ -111,6 +116,24 @@ class _Ref:
     prop: Any = None  # PropertyDefinition at the path (None: untyped)
 
 
+# SQLite parses ``a OR b OR c ...`` into a tree as deep as the list is long and refuses
+# trees deeper than 1000: long and/or lists are joined as balanced groups instead.
+_CHUNK = 32
+# SQLite's longest LIKE/GLOB pattern (SQLITE_MAX_LIKE_PATTERN_LENGTH, bytes)
+_SQLITE_PATTERN_MAX = 50_000
+
+
+def _join(fn: Any, items: list[Any]) -> Any:
+    """Return ``fn(*items)`` (sa.and_ / sa.or_) as a tree of depth O(log n)."""
+    while len(items) > _CHUNK:
+        items = [
+            # coalesce(x, false) is x (never NULL here) but keeps SQLAlchemy from flattening
+            sa.func.coalesce(fn(*items[i : i + _CHUNK]), _FALSE)
+            for i in range(0, len(items), _CHUNK)
+        ]
+    return fn(*items) if len(items) != 1 else items[0]
+
+
 def _glob(pattern: str) -> str:
     """Translate a SQL LIKE pattern (no escape character) to an exact SQLite GLOB."""
     out = []
@@ -126,16 +149,28 @@ def _glob(pattern: str) -> str:
     return "".join(out)
 
 
-def _sqlite_path(segs: tuple[str, ...], where: str) -> str:
-    parts = ["$"]
-    for seg in segs:
-        if seg.isdigit():
-            parts.append(f"[{seg}]")
-        elif '"' in seg:
-            raise FilterError(f"{where}: a path segment with '\"' cannot be used on SQLite")
-        else:
-            parts.append(f'."{seg}"')
-    return "".join(parts)
+def _sqlite_label(seg: str) -> bool:
+    """Return True when ``$."seg"`` finds the key ``seg`` in SQLite (it compares raw JSON text).
+
+    A digit segment is an array index or an object key (memory's rule) and a key the JSON
+    text escapes (quote, backslash, control characters) differs from its raw text: both
+    take the json_each walk (``Compiler._sqlite_walk``).
+    """
+    return not seg.isdigit() and not any(ch in '"\\' or ch < " " for ch in seg)
+
+
+# what PostgreSQL's jsonb path lookup reads as an array index (strtol): memory indexes a
+# list only by a digit segment
+_PG_INT = re.compile(r"[ \t\n\v\f\r]*[+-]?[0-9]+")
+
+
+def _pg_plain(seg: str) -> bool:
+    """Return True when PostgreSQL's ``#>`` reads ``seg`` as memory does (key or index)."""
+    return (seg.isascii() and seg.isdigit()) or not (_PG_INT.fullmatch(seg) or seg.isdigit())
+
+
+def _sqlite_path(segs: tuple[str, ...]) -> str:
+    return "$" + "".join(f'."{seg}"' for seg in segs)
 
 
 class Compiler:
@@ -168,29 +203,83 @@ class Compiler:
     # JSON access per backend ------------------------------------------------------------
 
     def _jpath(self, r: _Ref, where: str) -> Any:
-        if self.pg:
-            return sa.literal(list(r.segs), sa.ARRAY(sa.Text))
-        return _sqlite_path(r.segs, where)
+        return sa.literal(list(r.segs), sa.ARRAY(sa.Text))
+
+    def _pg_walk(self, r: _Ref) -> Any:
+        """Return the jsonb at a path with segments ``#>`` would read otherwise than memory.
+
+        ``"-1"``/``"+0"`` are only object keys (``->`` with text never indexes an array);
+        a non-ASCII digit segment (``"\u0663"``) indexes an array by its value, as memory's
+        ``int(seg)`` does.
+        """
+        expr = r.expr
+        plain: list[str] = []
+        for seg in r.segs:
+            if _pg_plain(seg):
+                plain.append(seg)
+                continue
+            if plain:
+                expr = expr.op("#>", return_type=r.expr.type)(sa.literal(plain, sa.ARRAY(sa.Text)))
+                plain = []
+            key = expr.op("->", return_type=r.expr.type)(sa.literal(seg, sa.Text))
+            if seg.isdigit() and int(seg) <= 2**31 - 1:
+                index = expr.op("->", return_type=r.expr.type)(sa.literal(int(seg), sa.Integer))
+                key = sa.case((sa.func.jsonb_typeof(expr) == "array", index), else_=key)
+            expr = key
+        if plain:
+            expr = expr.op("#>", return_type=r.expr.type)(sa.literal(plain, sa.ARRAY(sa.Text)))
+        return expr
+
+    def _sqlite_walk(self, r: _Ref, what: str) -> Any:
+        """Return SQLite's ``value`` or ``type`` at the path, one json_each step per segment.
+
+        A step finds the key (or, for a digit segment, also the array index) and yields
+        the value only when it is an object or array, so the next step never parses text.
+        """
+        src = r.expr
+        last = len(r.segs) - 1
+        for i, seg in enumerate(r.segs):
+            tv = sa.func.json_each(src).table_valued("key", "type", "value")
+            match = tv.c.key == seg
+            if seg.isdigit() and (index := int(seg)) <= _INT64_MAX:
+                match = sa.or_(match, tv.c.key == index)
+            if i == last:
+                col = tv.c.type if what == "type" else tv.c.value
+            else:
+                col = sa.case((tv.c.type.in_(("object", "array")), tv.c.value), else_=sa.null())
+            src = sa.select(col).select_from(tv).where(match).limit(1).scalar_subquery()
+        return src
+
+    def _sqlite_json(self, r: _Ref, what: str) -> Any:
+        if all(_sqlite_label(seg) for seg in r.segs):
+            fn = sa.func.json_type if what == "type" else sa.func.json_extract
+            return fn(r.expr, _sqlite_path(r.segs))
+        return self._sqlite_walk(r, what)
 
     def jtext(self, r: _Ref, where: str) -> Any:
         """Return the text of a JSON scalar at the path (NULL if missing or JSON null)."""
         if self.pg:
+            if not all(_pg_plain(seg) for seg in r.segs):
+                empty = sa.literal([], sa.ARRAY(sa.Text))
+                return self._pg_walk(r).op("#>>", return_type=sa.Text)(empty)
             return r.expr.op("#>>", return_type=sa.Text)(self._jpath(r, where))
-        return sa.func.json_extract(r.expr, self._jpath(r, where))
+        return self._sqlite_json(r, "value")
 
     def jvalue(self, r: _Ref, where: str) -> Any:
         """Return the JSON value at the path (PostgreSQL jsonb; SQLite: the extracted value)."""
         if self.pg:
             if not r.segs:
                 return r.expr
+            if not all(_pg_plain(seg) for seg in r.segs):
+                return self._pg_walk(r)
             return r.expr.op("#>", return_type=r.expr.type)(self._jpath(r, where))
-        return sa.func.json_extract(r.expr, self._jpath(r, where))
+        return self._sqlite_json(r, "value")
 
     def jtype(self, r: _Ref, where: str) -> Any:
         """Return the JSON type name at the path (backend-specific spelling)."""
         if self.pg:
             return sa.func.jsonb_typeof(self.jvalue(r, where))
-        return sa.func.json_type(r.expr, self._jpath(r, where))
+        return self._sqlite_json(r, "type")
 
     def jis(self, r: _Ref, kind: str, where: str) -> Any:
         """Return a predicate: the JSON value at the path is of ``kind``."""
@@ -284,6 +373,12 @@ class Compiler:
 
     def _col_cmp(self, r: _Ref, op: str, value: Any, path: str) -> Any:
         col = r.expr
+        if (
+            r.kind in ("integer", "number")
+            and isinstance(value, (int, float))
+            and not isinstance(value, bool)
+        ):
+            return sa.and_(col.is_not(None), self._num_cmp(col, op, value, r.kind, path))
         v = self._scalar(value, path)
         if r.kind == "string" and not isinstance(value, str):
             return _FALSE
@@ -300,7 +395,8 @@ class Compiler:
         if isinstance(value, bool):
             kind, lhs, v = "boolean", self.jbool(r, path), int(value)
         elif isinstance(value, (int, float)):
-            kind, lhs, v = "number", self.jnum(r, path), self._scalar(value, path)
+            num = self._num_cmp(self.jnum(r, path), op, value, "json", path)
+            return sa.and_(self.jis(r, "number", path), sa.func.coalesce(num, _FALSE))
         elif isinstance(value, str):
             self._check_str(value, path)
             lhs = self.jtext(r, path)
@@ -334,6 +430,44 @@ class Compiler:
         cmp = _COMPARE[op](lhs, v)
         return sa.and_(self.jis(r, kind, path), sa.func.coalesce(cmp, _FALSE))
 
+    def _num_cmp(self, lhs: Any, op: str, v: int | float, kind: str, path: str) -> Any:
+        """Return ``lhs <op> v`` exactly as Python compares numbers (no rounding of ``v``).
+
+        ``kind``: "integer" (a 64-bit integer column), "number" (a double column) or
+        "json" (a JSON number: PostgreSQL numeric, SQLite a 64-bit int or a double).
+        A bound outside what the column can hold is still a valid comparison: 2**64 is
+        above every integer column value. Raises FilterError for NaN.
+        """
+        cmp = _COMPARE[op]
+        if isinstance(v, float):
+            if v != v:
+                raise FilterError(f"{path}: NaN matches nothing; use None for missing values")
+            if math.isinf(v) and kind != "number":
+                return _above_all(op) if v > 0 else _below_all(op)  # ints, JSON: finite
+            if kind == "number" or not self.pg:
+                return cmp(lhs, v)  # SQLite compares integers with doubles exactly
+            return cmp(lhs, Decimal(v))  # PostgreSQL: numeric, not a rounding double
+        in64 = _INT64_MIN <= v <= _INT64_MAX
+        if kind == "integer":
+            if in64:
+                return cmp(lhs, v)
+            return _above_all(op) if v > 0 else _below_all(op)
+        if kind == "json" and in64:
+            return cmp(lhs, v)  # exact on both
+        if kind == "json" and self.pg:
+            return cmp(lhs, Decimal(v))  # numeric against numeric: exact
+        # a double (or a SQLite JSON value) against an int a double may not hold
+        try:
+            f = float(v)
+        except OverflowError:
+            f = math.inf if v > 0 else -math.inf
+        if f == v:
+            return cmp(lhs, f)
+        if op == "eq":
+            return _FALSE
+        lo, hi = (f, math.nextafter(f, math.inf)) if f < v else (math.nextafter(f, -math.inf), f)
+        return lhs >= hi if op in ("gt", "gte") else lhs <= lo
+
     def _is_array(self, r: _Ref) -> bool:
         return r.prop is not None and r.prop.type == "array"
 
@@ -364,12 +498,13 @@ class Compiler:
 
     def _contains_match(self, r: _Ref, rx: re.Pattern[str], path: str) -> Any:
         """Return: the array at ``r`` has a string element that ``rx`` finds (as memory)."""
+        _check_pattern(rx, path)
         if r.where == "none":
             return _FALSE
         if self.pg:
             from sqlalchemy.dialects.postgresql import JSONB
 
-            are, insensitive = pg_regex(rx, path)
+            are = pg_regex(rx, path)
             arr = self.jvalue(r, path)
             elem = sa.func.jsonb_array_elements(arr).table_valued(sa.column("value", JSONB))
             text = elem.c.value.op("#>>", return_type=sa.Text)(sa.literal([], sa.ARRAY(sa.Text)))
@@ -378,7 +513,7 @@ class Compiler:
                 .select_from(elem)
                 .where(
                     sa.func.jsonb_typeof(elem.c.value) == "string",
-                    text.op("~*" if insensitive else "~")(are),
+                    text.op("~")(are),
                 )
                 .exists()
             )
@@ -442,30 +577,37 @@ class Compiler:
                 f"compiled re.Pattern, got {pattern!r}"
             )
         self._check_str(pattern, path)
+        pattern = re.sub("%%+", "%", pattern)  # the same strings match; shorter SQL
         found = self._string_expr(r, path)
         if found is None:
             return _FALSE
         text, is_str = found
         if ignore_case:
             if self.pg:
-                escaped = pattern.replace("\\", "\\\\")
-                match = sa.func.lower(text).like(sa.func.lower(sa.literal(escaped)))
+                # Python's own case folding (memory's matcher), not lower() of the locale
+                match = text.op("~")(pg_fullmatch(like_regex(pattern, path, True), path))
             else:
                 match = sa.func.nbr_ilike(text, pattern) == 1
         elif self.pg:
             match = text.like(pattern.replace("\\", "\\\\"))
         else:
-            match = text.op("GLOB")(_glob(pattern))
+            glob = _glob(pattern)
+            if len(glob.encode("utf-8")) > _SQLITE_PATTERN_MAX:
+                raise FilterError(
+                    f"{path}: the pattern is longer than SQLite's limit for LIKE/GLOB "
+                    f"patterns ({_SQLITE_PATTERN_MAX} bytes); use a shorter pattern"
+                )
+            match = text.op("GLOB")(glob)
         return sa.and_(is_str, sa.func.coalesce(match, _FALSE))
 
     def search(self, r: _Ref, rx: re.Pattern[str], path: str) -> Any:
+        _check_pattern(rx, path)
         found = self._string_expr(r, path)
         if found is None:
             return _FALSE
         text, is_str = found
         if self.pg:
-            are, insensitive = pg_regex(rx, path)
-            match = text.op("~*" if insensitive else "~")(are)
+            match = text.op("~")(pg_regex(rx, path))
         else:
             match = sa.func.nbr_regexp(rx.pattern, rx.flags, text) == 1
         return sa.and_(is_str, sa.func.coalesce(match, _FALSE))
@@ -492,7 +634,7 @@ class Compiler:
                         f"{sub_path} expects a non-empty list of where dicts, got {cond!r:.80}"
                     )
                 subs = [self.where(c, f"{sub_path}[{i}]") for i, c in enumerate(cond)]
-                preds.append(sa.and_(*subs) if key == "and" else sa.or_(*subs))
+                preds.append(_join(sa.and_ if key == "and" else sa.or_, subs))
                 continue
             if key in _OPS:
                 raise FilterError(
@@ -515,7 +657,7 @@ class Compiler:
                 preds.append(self.eq(r, coerce_value(r.prop, cond, prop_path), prop_path))
         if not preds:
             return _TRUE
-        return sa.and_(*preds) if len(preds) > 1 else preds[0]
+        return _join(sa.and_, preds)
 
     def operator(self, r: _Ref, op: str, value: Any, path: str) -> Any:
         """Compile one ``{"op": value}`` condition on the value at ``r``."""
@@ -557,18 +699,50 @@ class Compiler:
     def _any_of(self, r: _Ref, values: list[Any], path: str) -> Any:
         if not values:
             return _FALSE
-        plain = [v for v in values if v is not None and not isinstance(v, (re.Pattern, bool))]
+        has_none = any(v is None for v in values)
+        rest = [v for v in values if v is not None]
+        plain = [v for v in rest if not isinstance(v, (re.Pattern, bool))]
         if (
             r.where == "col"
-            and len(plain) == len(values)
+            and plain
+            and len(plain) == len(rest)
             and all(isinstance(v, (int, float, str, bytes)) for v in plain)
             and (r.kind != "string" or all(isinstance(v, str) for v in plain))
             and r.kind in ("string", "number", "integer", "buffer")
         ):
-            bound = [self._scalar(v, f"{path}[{i}]") for i, v in enumerate(plain)]
-            return sa.and_(r.expr.is_not(None), r.expr.in_(bound))
+            bound = [
+                b
+                for i, v in enumerate(plain)
+                if (b := self._in_value(r.kind, v, f"{path}[{i}]")) is not _NO_MATCH
+            ]
+            pos = sa.and_(r.expr.is_not(None), r.expr.in_(bound)) if bound else _FALSE
+            # inq [.., None]: IN (...) OR IS NULL (one IN list, however long)
+            return sa.or_(pos, self.is_null(r, path)) if has_none else pos
         # as in memory, inq/nin compare whole values (no array "contains")
-        return sa.or_(*[self.eq(r, v, f"{path}[{i}]", False) for i, v in enumerate(values)])
+        return _join(sa.or_, [self.eq(r, v, f"{path}[{i}]", False) for i, v in enumerate(values)])
+
+    def _in_value(self, kind: str, v: Any, path: str) -> Any:
+        """Return ``v`` bound for ``col IN (...)`` of a column, _NO_MATCH: it equals no value.
+
+        Exact as Python's ``==``: an integer column holds 64-bit ints (a float matches by
+        its integral value), a number column doubles (an int matches only if a double
+        holds it exactly).
+        """
+        if isinstance(v, float) and v != v:
+            return _NO_MATCH  # NaN equals nothing
+        if kind == "integer" and isinstance(v, (int, float)):
+            if isinstance(v, float):
+                if not v.is_integer():
+                    return _NO_MATCH
+                v = int(v)
+            return v if _INT64_MIN <= v <= _INT64_MAX else _NO_MATCH
+        if kind == "number" and isinstance(v, int):
+            try:
+                f = float(v)
+            except OverflowError:
+                return _NO_MATCH
+            return f if f == v else _NO_MATCH
+        return self._scalar(v, path)
 
     # --- order ---------------------------------------------------------------------------
 
@@ -632,6 +806,21 @@ class Compiler:
             sa.func.coalesce(self.jnum(r, path), self.jbool(r, path)),
             text.collate("C") if self.pg else text,
         ]
+
+
+def _above_all(op: str) -> Any:
+    """Return ``x <op> v`` for a bound ``v`` above every value ``x`` the column holds."""
+    return _TRUE if op in ("lt", "lte") else _FALSE
+
+
+def _below_all(op: str) -> Any:
+    """Return ``x <op> v`` for a bound ``v`` below every value ``x`` the column holds."""
+    return _TRUE if op in ("gt", "gte") else _FALSE
+
+
+def _check_pattern(rx: re.Pattern[Any], path: str) -> None:
+    if not isinstance(rx.pattern, str):
+        raise FilterError(f"{path}: expects a str pattern, got bytes pattern {rx!r:.80}")
 
 
 def _no_json(value: Any) -> Any:
