@@ -887,6 +887,8 @@ def top_rows(
     and only the rows at least as good (ties included) are sorted by every key, so the
     result is exactly the full sort's first ``k`` rows.
     """
+    if k <= 0:
+        return []
     if k >= len(rows):
         return sort_rows(rows, keys)[:k]
     get, desc, path = keys[0]
