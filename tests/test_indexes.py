@@ -261,6 +261,8 @@ WHERES = [
     {"score": {"inq": [math.nan, 12.25]}},
     {"score": {"nin": [math.nan]}},
     {"score": 12.25},
+    {"score": {"neq": math.nan}},
+    {"score": {"gte": -1, "lt": math.inf}},
     {"city": "Oslo", "age": 4},
     {"city": "Oslo", "age": {"gt": 20}},
     {"city": {"inq": ["Rome", "Lima"]}, "ok": True},
