@@ -825,13 +825,14 @@ def _has_nan(values: list[Any]) -> bool:
 
 
 def _split(
-    rows: list[Row], get: Callable[[Row], Any]
+    rows: list[Row], get: Callable[[Row], Any], path: str
 ) -> tuple[list[Row], list[Any], list[Row], list[Row]]:
     """Return ``(rows with a value, their values, rows whose value is NaN, rows missing it)``.
 
-    Each list keeps the order of ``rows``; without None or NaN it is C-level passes only.
+    Each list keeps the order of ``rows``; without None or NaN it is C-level passes only
+    (a top-level ``path`` is read by ``dict.get`` itself, as ``get`` would).
     """
-    vals = list(map(get, rows))
+    vals = list(map(dict.get, rows, repeat(path)) if "." not in path else map(get, rows))
     if None not in vals and not _has_nan(vals):
         return rows, vals, [], []
     present: list[Row] = []
@@ -868,7 +869,7 @@ def sort_rows(rows: list[Row], keys: list[tuple[Callable[[Row], Any], bool, str]
     values, whatever the direction). FilterError when the values do not compare.
     """
     for get, desc, path in reversed(keys):
-        present, _, nan, missing = _split(rows, get)
+        present, _, nan, missing = _split(rows, get, path)
         try:
             present = sorted(present, key=get, reverse=desc)
         except TypeError as exc:
@@ -892,7 +893,7 @@ def top_rows(
     if k >= len(rows):
         return sort_rows(rows, keys)[:k]
     get, desc, path = keys[0]
-    present, vals, nan, missing = _split(rows, get)
+    present, vals, nan, missing = _split(rows, get, path)
     if k < len(present):
         pick = heapq.nlargest if desc else heapq.nsmallest  # both stable, like sorted()
         try:
