@@ -21,6 +21,7 @@ from nbregistry.data.filters import (
     compile_order,
     compile_scan,
     compile_where,
+    sort_rows,
     top_rows,
     top_rows_fast,
 )
@@ -129,6 +130,63 @@ def test_top_rows_fast_declines_none_nan_and_missing() -> None:
     assert top_rows_fast([*base, {"id": 10, "x": None}], "x", True, 3, True) is None
     assert top_rows_fast([*base, {"id": 10, "x": math.nan}], "x", True, 3, True) is None
     assert top_rows_fast([*base, {"id": 10}], "x", True, 3, True) is None
+
+
+ORDER_KEYS = ["name", "n", "x", "ok", "at"]
+order_st = st.lists(
+    st.tuples(st.sampled_from(ORDER_KEYS), st.booleans()),
+    min_size=1,
+    max_size=3,
+    unique_by=lambda t: t[0],
+).map(lambda ks: ", ".join(f"{k} {'DESC' if d else 'ASC'}" for k, d in ks))
+
+
+@settings(max_examples=200, deadline=None)
+@given(table=rows(), order=order_st, k=st.integers(0, 30))
+def test_top_rows_equal_the_full_sort(table: dict, order: str, k: int) -> None:
+    # one key or several, ASC/DESC mixes, ties, NaN, None and missing properties
+    rows_ = list(table.values())
+    keys = compile_order(M, order)
+    full = sort_rows(rows_, keys)
+    assert [r["id"] for r in top_rows(rows_, keys, k)] == [r["id"] for r in full[:k]]
+
+
+@pytest.mark.parametrize("desc", [False, True])
+def test_nan_sorts_after_numbers_and_before_missing_in_both_directions(desc: bool) -> None:
+    rows_ = [
+        {"id": 1, "x": 3.0},
+        {"id": 2, "x": math.nan},
+        {"id": 3},
+        {"id": 4, "x": 1.0},
+        {"id": 5, "x": None},
+        {"id": 6, "x": math.nan},
+        {"id": 7, "x": 2},
+    ]
+    keys = compile_order(M, "x DESC" if desc else "x")
+    numbers = [1, 7, 4] if desc else [4, 7, 1]
+    want = [*numbers, 2, 6, 3, 5]  # NaN (ties by id), then missing (ties by id)
+    assert [r["id"] for r in sort_rows(rows_, keys)] == want
+    for k in range(len(rows_) + 1):
+        assert [r["id"] for r in top_rows(rows_, keys, k)] == want[:k]
+
+
+def test_top_rows_with_several_keys_sorts_only_the_first_keys_best(monkeypatch) -> None:
+    # top-k, not a full sort: only rows tied with the k-th value of the first key are sorted
+    from nbregistry.data import filters
+
+    rows_ = [{"id": i, "n": i % 50, "name": f"u{i % 7}"} for i in range(5000)]
+    keys = compile_order(M, "n DESC, name")
+    want = sort_rows(rows_, keys)[:10]
+    sizes: list[int] = []
+    real = filters.sort_rows
+
+    def counting(rs, ks):
+        sizes.append(len(rs))
+        return real(rs, ks)
+
+    monkeypatch.setattr(filters, "sort_rows", counting)
+    assert top_rows(rows_, keys, 10) == want
+    assert sizes == [100]  # the rows with n == 49: 100 of 5 000
 
 
 def test_generated_code_is_reused_for_the_same_shape() -> None:

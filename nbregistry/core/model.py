@@ -45,6 +45,11 @@ class PropertyDefinition:
     index: bool = False
     unique: bool = False
 
+    def __post_init__(self) -> None:
+        """Set ``index`` when ``unique`` is set (a unique property is always indexed)."""
+        if self.unique and not self.index:
+            object.__setattr__(self, "index", True)
+
     def describe(self) -> str:
         """Return a short human-readable type, e.g. ``array<string>`` or ``Address``."""
         t = self.type

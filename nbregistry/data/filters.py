@@ -842,41 +842,102 @@ def compile_order(cls: type[Model], order: Any) -> list[tuple[Callable[[Row], An
     return out
 
 
+def _has_nan(values: list[Any]) -> bool:
+    """Return True if a value is NaN (one C-level pass for numbers, else a type check)."""
+    try:
+        total = sum(values)
+    except TypeError:  # strs, datetimes, mixes: look for a float
+        return float in set(map(type, values)) and any(v != v for v in values)
+    return total != total and any(v != v for v in values)  # (inf - inf is NaN too)
+
+
+def _split(
+    rows: list[Row], get: Callable[[Row], Any], path: str
+) -> tuple[list[Row], list[Any], list[Row], list[Row]]:
+    """Return ``(rows with a value, their values, rows whose value is NaN, rows missing it)``.
+
+    Each list keeps the order of ``rows``; without None or NaN it is C-level passes only
+    (a top-level ``path`` is read by ``dict.get`` itself, as ``get`` would).
+    """
+    vals = list(map(dict.get, rows, repeat(path)) if "." not in path else map(get, rows))
+    if None not in vals and not _has_nan(vals):
+        return rows, vals, [], []
+    present: list[Row] = []
+    present_vals: list[Any] = []
+    nan: list[Row] = []
+    missing: list[Row] = []
+    for r, v in zip(rows, vals, strict=True):
+        if v is None:
+            missing.append(r)
+        elif v != v:
+            nan.append(r)
+        else:
+            present.append(r)
+            present_vals.append(v)
+    return present, present_vals, nan, missing
+
+
+def _order_error(
+    path: str, present: list[Row], get: Callable[[Row], Any], exc: Exception
+) -> FilterError:
+    """Return the FilterError for an ``order`` whose values do not compare."""
+    kinds = sorted({type(get(r)).__name__ for r in present})
+    return FilterError(
+        f"order: cannot order by {path!r}: its values have types that do not "
+        f"compare ({', '.join(kinds)}): {exc}"
+    )
+
+
 def sort_rows(rows: list[Row], keys: list[tuple[Callable[[Row], Any], bool, str]]) -> list[Row]:
-    """Sort rows by the order keys (stable; missing values last in both directions)."""
+    """Sort rows by the order keys (stable, so ties keep their order: by id); FilterError.
+
+    In both directions NaN comes after every number and missing values (None) come last
+    (PostgreSQL orders NaN above all numbers; here it keeps one place, like missing
+    values, whatever the direction). FilterError when the values do not compare.
+    """
     for get, desc, path in reversed(keys):
-        present = [r for r in rows if get(r) is not None]
-        missing = [r for r in rows if get(r) is None]
+        present, _, nan, missing = _split(rows, get, path)
         try:
-            present.sort(key=get, reverse=desc)
+            present = sorted(present, key=get, reverse=desc)
         except TypeError as exc:
-            kinds = sorted({type(get(r)).__name__ for r in present})
-            raise FilterError(
-                f"order: cannot order by {path!r}: its values have types that do not "
-                f"compare ({', '.join(kinds)}): {exc}"
-            ) from None
-        rows = present + missing  # reverse=True keeps ties in their original order
+            raise _order_error(path, present, get, exc) from None
+        # reverse=True keeps ties in their original order
+        rows = present + nan + missing if nan or missing else present
     return rows
 
 
 def top_rows(
     rows: list[Row], keys: list[tuple[Callable[[Row], Any], bool, str]], k: int
 ) -> list[Row]:
-    """Return the first ``k`` rows of :func:`sort_rows` order; O(n log k) for one key."""
-    if len(keys) != 1 or k >= len(rows):
+    """Return the first ``k`` rows of :func:`sort_rows` order in O(n log k); FilterError.
+
+    With several keys, the k-th best value of the first key is found on the bare values
+    and only the rows at least as good (ties included) are sorted by every key, so the
+    result is exactly the full sort's first ``k`` rows.
+    """
+    if k <= 0:
+        return []
+    if k >= len(rows):
         return sort_rows(rows, keys)[:k]
-    get, desc, _ = keys[0]
-    present = [r for r in rows if get(r) is not None]
+    get, desc, path = keys[0]
+    present, vals, nan, missing = _split(rows, get, path)
     if k < len(present):
         pick = heapq.nlargest if desc else heapq.nsmallest  # both stable, like sorted()
         try:
-            return pick(k, present, key=get)
-        except TypeError:
-            return sort_rows(rows, keys)[:k]  # raises the FilterError naming the types
+            if len(keys) == 1:
+                return pick(k, present, key=get)
+            thr = pick(k, vals)[-1]
+            keep = map(operator.le if desc else operator.ge, repeat(thr), vals)
+            cand = list(compress(present, keep))
+        except TypeError as exc:
+            raise _order_error(path, present, get, exc) from None
+        return sort_rows(cand, keys)[:k]
     out = sort_rows(present, keys)
-    if len(out) < k:
-        out.extend(islice((r for r in rows if get(r) is None), k - len(out)))
-    return out
+    for group in (nan, missing):  # the first key ties within each: sort by the others
+        if len(out) >= k:
+            break
+        out += sort_rows(group, keys[1:])
+    return out[:k]
 
 
 def top_rows_fast(

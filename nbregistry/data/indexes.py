@@ -313,9 +313,10 @@ class Index:
         return Probe(self, [(i, j)] if j > i else [], [])
 
     def groups(self, desc: bool) -> Iterator[list[Any]]:
-        """Yield the row keys in value order, one list per value (ties by id), missing last.
+        """Yield the row keys in value order, one list per value (ties by id), then NaN, missing.
 
-        NaN rows are not yielded (the caller orders without the index when there are any).
+        NaN rows come after every number and before missing values in both directions
+        (as :func:`~nbregistry.data.filters.sort_rows` orders them).
         """
         self.settle()
         vals, keys = self.vals, self.keys
@@ -342,6 +343,8 @@ class Index:
                 else:
                     yield [keys[i]]
                 j = i
+        if self.nan:
+            yield sort_keys(list(self.nan))
         if self.none:
             yield sort_keys(list(self.none))
 
@@ -426,8 +429,10 @@ class IndexSet:
                 idx = self.single.get(props[0])
                 if idx is None:
                     self.single[props[0]] = Index(iname, props, unique)
-                elif unique:
+                elif unique and not idx.unique:
+                    # the settings name the unique index: errors report that name
                     idx.unique = True
+                    idx.name = iname
             else:
                 self.compound.append(Index(iname, props, unique))
         self.all: list[Index] = [*self.single.values(), *self.compound]

@@ -134,12 +134,15 @@ def _note_new_keys(t: _Table, keys: Iterable[Any]) -> None:
 
 
 def _sort_by_id(t: _Table) -> None:
-    """Re-order ``t.rows`` (in place) by id after an out-of-order insert (lock held)."""
+    """Re-order ``t.rows`` by id after an out-of-order insert (lock held).
+
+    A new dict is built and swapped in: lock-free readers (``find_by_id``, ``count()``)
+    see the old dict or the new one, both whole, never one emptied for refilling.
+    """
     if t.id_sorted:
         return
     items = sorted(t.rows.items(), key=lambda kv: id_key(kv[0]))
-    t.rows.clear()
-    t.rows.update(items)
+    t.rows = dict(items)
     t.last_key = items[-1][0] if items else _MISSING
     t.id_sorted = True
 
@@ -964,7 +967,7 @@ class MemoryConnector(Connector):
             if keys_order:
                 if len(keys_order) == 1:
                     idx = t.indexes.single.get(keys_order[0][2])
-                    if idx is not None and not idx.nan and scanned:
+                    if idx is not None and scanned:
                         pairs = self._walk_index(t, idx, keys_order[0][1], where, scan, stop)
                         pairs = pairs[off:stop]
                         return t, [k for k, _ in pairs], [r for _, r in pairs]
