@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from .owners import Owner
     from .sharing import HistoryEntry, StoreLink
-    from .store import Revision, Store
+    from .store import DefinitionRecord, Revision, Store
 
 __all__ = [
     "ModelRegistry",
@@ -1178,23 +1178,11 @@ class ModelRegistry:
 
     def _pull_owner(self, link: StoreLink, owner: Any, events: Batch) -> None:
         """Build the store's current definitions of a shared owner here (lock held)."""
-        from .store import Revision
 
         for d in link.store.definitions():
             if (d.tenant, d.owner) == (owner.tenant, owner.name):
                 made = link.store.revisions(d.revision - 1, limit=1)
-                at, by = (made[0].at, made[0].by) if made else ("", "")
-                rev = Revision(
-                    d.revision,
-                    "define",
-                    d.tenant,
-                    d.owner,
-                    d.model,
-                    d.fingerprint,
-                    {"definition": d.definition},
-                    at,
-                    by,
-                )
+                rev = _define_revision(d, made[0] if made else None)
                 events.stamp = (rev.revision, rev.by)
                 self._apply_one(link, rev, events)
         events.stamp = None
@@ -1438,18 +1426,7 @@ class ModelRegistry:
                 )
             )
         for d in link.store.definitions():
-            pulled.append(
-                Revision(
-                    d.revision,
-                    "define",
-                    d.tenant,
-                    d.owner,
-                    d.model,
-                    d.fingerprint,
-                    {"definition": d.definition},
-                    *stamp(d.revision),
-                )
-            )
+            pulled.append(_define_revision(d, by_number.get(d.revision)))
         events = self._apply_revisions(link, pulled)
         link.head = revisions[-1].revision if revisions else 0
         return events
@@ -2203,6 +2180,17 @@ def _warn_redefined(owner: Any, name: str, note: str = "") -> None:
 OWNER_TYPES: dict[str, Any] = {}
 # owner → a ModelBuilder defining for that owner; set by nbregistry.core.builder.
 DEFINER: Callable[[Any], Any] | None = None
+
+
+def _define_revision(d: DefinitionRecord, made: Revision | None) -> Revision:
+    """Return a ``define`` revision of a stored definition, stamped as ``made`` (if known)."""
+    from .store import Revision
+
+    at, by = ("", "") if made is None else (made.at, made.by)
+    payload = {"definition": d.definition}
+    return Revision(
+        d.revision, "define", d.tenant, d.owner, d.model, d.fingerprint, payload, at, by
+    )
 
 
 def _check_scope(scope: object) -> None:
