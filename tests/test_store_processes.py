@@ -152,13 +152,19 @@ def test_every_process_converges_after_sync(target: Target, tmp_path: Path) -> N
     """Processes that are still alive converge to the fresh process's state after sync()."""
     go = tmp_path / "go"
     workers = [target.popen("converge", str(10 + w), "40", str(go)) for w in range(2)]
-    for w in workers:
-        assert w.stdout is not None and w.stdout.readline().strip() == "ready"
-    regs = [ModelRegistry() for _ in range(2)]
-    for reg in regs:
-        reg.connect_store(target.url)
-    go.touch()
+    regs: list[ModelRegistry] = []
     try:
+        for w in workers:
+            assert w.stdout is not None
+            line = w.stdout.readline().strip()
+            if line != "ready":
+                w.kill()
+                _, err = w.communicate(timeout=60)
+                pytest.fail(f"a worker did not start: {line!r}; its stderr: {err[-3000:]}")
+        regs = [ModelRegistry() for _ in range(2)]
+        for reg in regs:
+            reg.connect_store(target.url)
+        go.touch()
         for w in workers:
             _, err = w.communicate(timeout=300)
             assert w.returncode == 0, err[:2000] + " ... " + err[-1500:]
@@ -169,6 +175,10 @@ def test_every_process_converges_after_sync(target: Target, tmp_path: Path) -> N
     finally:
         for reg in regs:
             reg.disconnect_store()
+        for w in workers:  # never leave a worker (or its pipes) behind
+            if w.poll() is None:
+                w.kill()
+            w.communicate(timeout=60)
 
 
 @pytest.mark.fault

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,3 +140,36 @@ def test_cli_store_upgrade(tmp_path: Path) -> None:
     assert again.returncode == 0 and f"already at schema version {SCHEMA_VERSION}" in again.stdout
     bad = run("nosuch://x")
     assert bad.returncode == 2 and "unknown store URL scheme 'nosuch'" in bad.stderr
+
+
+def test_open_retries_a_store_another_process_holds_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbregistry.store import sqlite as store_sqlite
+
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    real = store_sqlite.SQLiteStore._open_once
+    calls: list[int] = []
+
+    def flaky(url: str) -> Any:
+        calls.append(1)
+        if len(calls) < 3:  # what SQLite answers, without waiting, during a WAL switch
+            raise sqlite3.OperationalError("database is locked")
+        return real(url)
+
+    monkeypatch.setattr(store_sqlite.SQLiteStore, "_open_once", staticmethod(flaky))
+    store = store_sqlite.SQLiteStore.open(url)
+    try:
+        assert len(calls) == 3 and store.head() == 0
+    finally:
+        store.close()
+
+    def broken(url: str) -> Any:
+        calls.append(1)
+        raise sqlite3.OperationalError("disk I/O error")
+
+    calls.clear()
+    monkeypatch.setattr(store_sqlite.SQLiteStore, "_open_once", staticmethod(broken))
+    with pytest.raises(StoreError, match="disk I/O error"):
+        store_sqlite.SQLiteStore.open(url)
+    assert len(calls) == 1  # not a lock: no retry

@@ -15,6 +15,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from typing import Any
 
 from ..core.errors import StoreError
@@ -81,6 +82,12 @@ def _path_of(url: str) -> str:
     return os.path.expanduser(path)
 
 
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """Return True if SQLite refused because another connection held a lock (transient)."""
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
 class SQLiteStore(SQLStore):
     """A shared definition store in one SQLite file (see the module docstring)."""
 
@@ -122,6 +129,14 @@ class SQLiteStore(SQLStore):
         """Return the names of the file's tables; StoreError for a file that is no database."""
         try:
             rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        except sqlite3.OperationalError as exc:
+            if _busy(exc):
+                raise  # another process is creating or converting the file: open retries
+            conn.close()
+            raise StoreError(
+                f"cannot open store {url!r}: file {path!r} is not a usable SQLite "
+                f"database ({exc}); nothing was changed — restore it or choose another file"
+            ) from None
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(
@@ -181,7 +196,28 @@ class SQLiteStore(SQLStore):
         parent directory, a file that is not a database, a damaged store, or a store of
         another schema version (newer: upgrade nbregistry; older: run ``python -m
         nbregistry store upgrade URL``). Nothing in the file changes when it raises.
+
+        SQLite can answer "database is locked" *without* waiting for its busy timeout
+        while another process creates the file or switches it to WAL (the busy handler
+        is skipped where waiting could deadlock), so opening retries that for up to 30 s.
         """
+        deadline = time.monotonic() + 30.0
+        delay = 0.005
+        while True:
+            try:
+                return cls._open_once(url)
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or time.monotonic() + delay > deadline:
+                    raise StoreError(
+                        f"cannot open store {url!r}: {exc} (another process kept it locked "
+                        "for 30 s)"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+
+    @classmethod
+    def _open_once(cls, url: str) -> SQLiteStore:
+        """Open the store once; sqlite3.OperationalError when it was busy (open retries)."""
         path, conn = cls._connect(url)
         try:
             version = cls._version(conn, cls._tables(conn, url, path), url, path)
@@ -191,6 +227,11 @@ class SQLiteStore(SQLStore):
             cls._configure(conn)
             if version is None:
                 cls._create(conn)
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if _busy(exc):
+                raise
+            raise StoreError(f"cannot open store {url!r} (file {path!r}): {exc}") from None
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"cannot open store {url!r} (file {path!r}): {exc}") from None
