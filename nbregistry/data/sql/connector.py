@@ -1224,6 +1224,16 @@ class SQLConnector(Connector):
         with self._tx(info, action, where=where, model=model) as conn:
             return fn(conn)
 
+    def _affected(
+        self, stmt: Any, cls: type[Model], info: TableInfo, action: str, where: Any = _NO_FILTER
+    ) -> int:
+        """Run one UPDATE/DELETE as :meth:`_write` does; return the rows it affected."""
+        return int(
+            self._write(
+                lambda conn: conn.execute(stmt).rowcount, cls.model_name, info, action, where
+            )
+        )
+
     def _bump_sequence(self, conn: Connection, info: TableInfo, highest: int) -> None:
         """Advance the id sequence past an explicit id (PostgreSQL; SQLite does it itself)."""
 
@@ -1508,15 +1518,7 @@ class SQLConnector(Connector):
         if not values:
             return self.count(cls, where)
         stmt = info.table.update().where(pred).values(**values)
-        return int(
-            self._write(
-                lambda conn: conn.execute(stmt).rowcount,
-                cls.model_name,
-                info,
-                "update_all()",
-                where,
-            )
-        )
+        return self._affected(stmt, cls, info, "update_all()", where)
 
     def destroy_all(self, cls: type[Model], where: Any = None) -> int:
         """Delete the matching rows (one DELETE); return how many.
@@ -1532,15 +1534,7 @@ class SQLConnector(Connector):
 
             return int(self._write(run, cls.model_name, info, "destroy_all()"))
         stmt = info.table.delete().where(self._where_sql(Compiler(info, self.pg), where))
-        return int(
-            self._write(
-                lambda conn: conn.execute(stmt).rowcount,
-                cls.model_name,
-                info,
-                "destroy_all()",
-                where,
-            )
-        )
+        return self._affected(stmt, cls, info, "destroy_all()", where)
 
     def save(self, inst: Model) -> None:
         """Insert the instance (new id) or replace its row; refresh it. ValidationError."""
@@ -1612,9 +1606,7 @@ class SQLConnector(Connector):
         if not ok:
             return False
         stmt = info.table.delete().where(info.key == bound)
-        return bool(
-            self._write(lambda conn: conn.execute(stmt).rowcount, cls.model_name, info, "delete()")
-        )
+        return bool(self._affected(stmt, cls, info, "delete()"))
 
     # --- display ----------------------------------------------------------------------------
 
