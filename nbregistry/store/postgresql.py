@@ -47,7 +47,7 @@ from .sqlbase import (
     check_version,
     dumps,
     migrations_from,
-    upgraded,
+    run_upgrade,
 )
 
 __all__ = ["SCHEMA_VERSION", "PostgreSQLStore"]
@@ -452,22 +452,12 @@ class PostgreSQLStore(SQLStore):
 
         def work(conn: Any, target: _Target) -> str:
             try:
-                version = cls._state(conn, target)
-                if version is None:
-                    created = cls._create(conn, target)
-                    return (
-                        f"created store {target.public!r} at schema version {SCHEMA_VERSION}"
-                        if created
-                        else f"store {target.public!r} is at schema version {SCHEMA_VERSION}"
-                    )
-                if version > SCHEMA_VERSION:
-                    check_version(version, target.public)
-                if version < SCHEMA_VERSION:  # no path: refused before any change
-                    migrations_from(version, target.public)
-                    version, steps = cls._migrate(conn, target)
-                    if steps:
-                        return upgraded(target.public, version, steps)
-                return f"store {target.public!r} is already at schema version {SCHEMA_VERSION}"
+                return run_upgrade(
+                    target.public,
+                    cls._state(conn, target),
+                    lambda: cls._create(conn, target),
+                    lambda: cls._migrate(conn, target),
+                )
             finally:
                 conn.close()
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -170,6 +171,33 @@ def upgraded(url: str, version: int, steps: list[tuple[int, str, tuple[str, ...]
     """Return what ``upgrade`` did: the versions and each step's description."""
     done = "; ".join(f"{v} → {v + 1} {what}" for v, what, _ in steps)
     return f"upgraded store {url!r} from schema version {version} to {SCHEMA_VERSION}: {done}"
+
+
+def run_upgrade(
+    url: str,
+    version: int | None,
+    create: Callable[[], bool],
+    migrate: Callable[[], tuple[int, list[tuple[int, str, tuple[str, ...]]]]],
+) -> str:
+    """Decide and run one ``store upgrade`` (both backends); return what was done.
+
+    ``version`` is the stored one (None: no store yet → ``create()``, True if this call
+    created it); an older one with a migration path → ``migrate()``, which re-reads the
+    version under the backend's lock and returns (from, steps applied). StoreError for a
+    newer store or a version no migration starts from, before any change.
+    """
+    if version is None:
+        if create():
+            return f"created store {url!r} at schema version {SCHEMA_VERSION}"
+        return f"store {url!r} is at schema version {SCHEMA_VERSION}"
+    if version > SCHEMA_VERSION:
+        check_version(version, url)
+    if version < SCHEMA_VERSION:
+        migrations_from(version, url)  # a version with no path: refused before any change
+        version, steps = migrate()
+        if steps:
+            return upgraded(url, version, steps)
+    return f"store {url!r} is already at schema version {SCHEMA_VERSION}"
 
 
 def revision_of(row: Any) -> Revision:

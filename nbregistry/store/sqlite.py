@@ -29,7 +29,7 @@ from .sqlbase import (
     check_version,
     dumps,
     migrations_from,
-    upgraded,
+    run_upgrade,
 )
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -247,21 +247,12 @@ class SQLiteStore(SQLStore):
         from (nothing changes), and as ``open`` does.
         """
         path, conn = cls._connect(url)
-        try:
-            version = cls._version(conn, cls._tables(conn, url, path), url, path)
-            if version is None:
-                cls._configure(conn)
-                created = cls._create(conn)
-                return (
-                    f"created store {url!r} at schema version {SCHEMA_VERSION}"
-                    if created
-                    else f"store {url!r} is at schema version {SCHEMA_VERSION}"
-                )
-            if version > SCHEMA_VERSION:
-                check_version(version, url)
-            if version == SCHEMA_VERSION:
-                return f"store {url!r} is already at schema version {SCHEMA_VERSION}"
-            migrations_from(version, url)  # a version with no path: refused before any change
+
+        def create() -> bool:
+            cls._configure(conn)
+            return cls._create(conn)
+
+        def migrate() -> tuple[int, list[Any]]:
             cls._configure(conn)
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -281,9 +272,11 @@ class SQLiteStore(SQLStore):
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
                 raise
-            if not steps:
-                return f"store {url!r} is already at schema version {SCHEMA_VERSION}"
-            return upgraded(url, version, steps)
+            return version, steps
+
+        try:
+            version = cls._version(conn, cls._tables(conn, url, path), url, path)
+            return run_upgrade(url, version, create, migrate)
         except sqlite3.Error as exc:
             raise StoreError(
                 f"cannot upgrade store {url!r} (file {path!r}): {exc}; nothing was changed"
