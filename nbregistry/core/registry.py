@@ -1301,16 +1301,21 @@ class ModelRegistry:
         """Commit a cleanup_tenant / clear for every process; StoreError without a store."""
         from .store import Change
 
-        link = self._link
-        if link is None:
-            raise StoreError(
-                f"scope='store' needs a connected store ({op} was not done); call "
-                "registry.connect_store(url) first, or use scope='local'"
-            )
+        link = self._store_scope_link(f"{op} was not done")
         rev = link.store.commit(Change(op, tenant))
         assert rev is not None
         link.committed(rev)
         return rev
+
+    def _store_scope_link(self, undone: str) -> StoreLink:
+        """Return the store link for a ``scope="store"`` call; StoreError saying ``undone``."""
+        link = self._link
+        if link is None:
+            raise StoreError(
+                f"scope='store' needs a connected store ({undone}); call "
+                "registry.connect_store(url) first, or use scope='local'"
+            )
+        return link
 
     def _forget_tenant(self, code: str | None) -> None:
         """Drop local history and shared bookkeeping of a tenant (None: all); lock held."""
@@ -1951,11 +1956,8 @@ class ModelRegistry:
         if max_idle_seconds < 0:
             raise ValueError(f"max_idle_seconds must be >= 0, got {max_idle_seconds!r}")
         _check_scope(scope)
-        if scope == "store" and self._link is None:
-            raise StoreError(
-                "scope='store' needs a connected store (no tenant was cleaned); call "
-                "registry.connect_store(url) first, or use scope='local'"
-            )
+        if scope == "store":
+            self._store_scope_link("no tenant was cleaned")
         now = _now()
         stale = [
             c for c, t in list(self._tenants.items()) if now - t.last_accessed >= max_idle_seconds
